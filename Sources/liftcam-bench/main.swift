@@ -1,0 +1,2 @@
+import LiftCAM
+print("liftcam-bench: no benchmarks yet")
