@@ -1,0 +1,152 @@
+// Section 3.3: the cooperative game whose players are the activation maps. A coalition a' ∈ {0,1}^K
+// keeps the maps it contains and zeroes the others (h_A), and is worth v(a') = F^c(h_A(a')).
+// Ablation-CAM (Eq 9), SHAP-CAM (Algorithm 1), exact SHAP (Eq 6) and LIME-CAM all ask for many
+// values of this game, so it is computed in batches, and with a shortcut where the head allows.
+
+/// The head F with its last Linear layer cut down to the row of class c, so it outputs F^c alone
+/// (`[N, 1]`): the same number for a thousandth of the last layer's work.
+public func targetHead(_ head: Sequential, target: Int) -> Sequential {
+    guard let last = head.layers.last as? LinearLayer else {
+        preconditionFailure("a classification head ends with a Linear layer")
+    }
+    let inputs = last.weight.shape[1]
+    let row = Tensor(shape: [1, inputs], storage: Array(last.weight.storage[target * inputs ..< (target + 1) * inputs]))
+    let bias = last.bias.map { Tensor(shape: [1], storage: [$0.storage[target]]) }
+    return Sequential(name: head.name, layers: head.layers.dropLast() + [LinearLayer(name: last.name, weight: row, bias: bias)])
+}
+
+/// v(a') = F^c(h_A(a')) for batches of coalitions.
+///
+/// The shortcut: the head's first layers up to `flatten` (max-pool, average pools, ReLU, dropout)
+/// act on each map separately and send a zero map to zero, so they commute with zeroing maps and run
+/// once on the whole A. The Linear layer after `flatten` is then a sum of one term per map,
+/// P_k = W[:, block k]·pooled(A_k), so its pre-activation for a coalition is b + Σ_{k ∈ a'} P_k:
+/// a K-term sum instead of a K·h·w-wide product. Only the rest of the head runs per coalition. The
+/// generic path (zero the maps, run the whole head) is kept as the reference it is tested against.
+public struct MapGame: Sendable {
+    public let activations: Tensor      // A, [K, h, w]
+    public let head: Sequential          // F^c, output [N, 1]
+    let contributions: Tensor?           // P, [K, O1]: each map's share of the first Linear's output
+    let firstBias: [Float]               // b of that Linear, [O1]
+    let rest: Sequential?                // the layers after that Linear
+
+    /// Number of players (maps).
+    public var playerCount: Int { activations.shape[0] }
+
+    /// The game for maps `activations` `[K, h, w]` and head `head` (already cut to the target with
+    /// `targetHead`). `useShortcut: false` forces the generic path.
+    public init(activations: Tensor, head: Sequential, useShortcut: Bool = true) {
+        self.activations = activations
+        self.head = head
+        let layers = head.layers
+        let separable = layers.prefix { $0 is MaxPool2dLayer || $0 is AvgPool2dLayer || $0 is AdaptiveAvgPool2dLayer
+            || $0 is ReLULayer || $0 is IdentityLayer }
+        let flattenIndex = separable.count
+        guard useShortcut, flattenIndex + 1 < layers.count, layers[flattenIndex] is FlattenLayer,
+              let first = layers[flattenIndex + 1] as? LinearLayer else {
+            (contributions, firstBias, rest) = (nil, [], nil)
+            return
+        }
+        let pooled = Sequential(name: "", layers: Array(separable)).forward(activations.batched)  // [1, K, ph, pw]
+        let k = activations.shape[0], block = pooled.count / k, outputs = first.weight.shape[0]
+        // P[k, o] = Σ_j W[o, k·block + j] · pooled[k·block + j]
+        var p = Tensor(shape: [k, outputs])
+        p.storage.withUnsafeMutableBufferPointer { pp in
+            first.weight.storage.withUnsafeBufferPointer { w in
+                pooled.storage.withUnsafeBufferPointer { x in
+                    for o in 0..<outputs {
+                        let row = o * k * block
+                        for map in 0..<k {
+                            var sum: Float = 0
+                            for j in 0..<block { sum += w[row + map * block + j] * x[map * block + j] }
+                            pp[map * outputs + o] = sum
+                        }
+                    }
+                }
+            }
+        }
+        contributions = p
+        firstBias = first.bias?.storage ?? [Float](repeating: 0, count: outputs)
+        rest = Sequential(name: "", layers: Array(layers[(flattenIndex + 2)...]))
+    }
+
+    /// v for each coalition in `masks` (`[B, K]`, 1 = present, 0 = absent), in batches.
+    public func values(masks: Tensor) -> [Float] {
+        let batch = masks.shape[0], k = playerCount
+        precondition(masks.rank == 2 && masks.shape[1] == k, "masks must be [B, \(k)], got \(masks.shape)")
+        var result: [Float] = []
+        result.reserveCapacity(batch)
+        let chunk = chunkSize
+        var start = 0
+        while start < batch {
+            let end = min(batch, start + chunk)
+            let part = Tensor(shape: [end - start, k], storage: Array(masks.storage[start * k ..< end * k]))
+            result += evaluate(part)
+            start = end
+        }
+        return result
+    }
+
+    /// v along an ordering π: v(∅), v({π1}), v({π1, π2}), …, v(all): K + 1 values (Algorithm 1).
+    public func valuesAlong(ordering: [Int]) -> [Float] {
+        let k = playerCount
+        guard let p = contributions, let rest else {
+            var masks = Tensor(shape: [k + 1, k])
+            for step in 1...k {
+                for earlier in 0..<step { masks.storage[step * k + ordering[earlier]] = 1 }
+            }
+            return values(masks: masks)
+        }
+        // Running sums of P rows give each prefix's pre-activation without a product.
+        let outputs = firstBias.count
+        var z = Tensor(shape: [k + 1, outputs])
+        z.storage.withUnsafeMutableBufferPointer { zz in
+            p.storage.withUnsafeBufferPointer { pp in
+                for o in 0..<outputs { zz[o] = firstBias[o] }
+                for step in 1...k {
+                    let row = ordering[step - 1] * outputs
+                    for o in 0..<outputs { zz[step * outputs + o] = zz[(step - 1) * outputs + o] + pp[row + o] }
+                }
+            }
+        }
+        return rest.forward(z).storage
+    }
+
+    private var chunkSize: Int {
+        // Keep one batch of masked maps around 64 MB on the generic path.
+        contributions != nil ? 1024 : max(1, min(256, 16_000_000 / max(activations.count, 1)))
+    }
+
+    private func evaluate(_ masks: Tensor) -> [Float] {
+        let batch = masks.shape[0], k = playerCount
+        if let p = contributions, let rest {
+            // Z = M·P + b, then the rest of the head.
+            let outputs = firstBias.count
+            var z = Tensor(shape: [batch, outputs])
+            for n in 0..<batch { for o in 0..<outputs { z.storage[n * outputs + o] = firstBias[o] } }
+            masks.storage.withUnsafeBufferPointer { m in
+                p.storage.withUnsafeBufferPointer { pp in
+                    z.storage.withUnsafeMutableBufferPointer { zz in
+                        gemm(m: batch, n: outputs, k: k, a: m.baseAddress!, lda: k, transA: false,
+                             b: pp.baseAddress!, ldb: outputs, transB: false,
+                             c: zz.baseAddress!, ldc: outputs, accumulate: true)
+                    }
+                }
+            }
+            return rest.forward(z).storage
+        }
+        let plane = activations.count / k
+        var masked = Tensor(shape: [batch] + activations.shape)
+        masked.storage.withUnsafeMutableBufferPointer { out in
+            activations.storage.withUnsafeBufferPointer { a in
+                for n in 0..<batch {
+                    for map in 0..<k where masks.storage[n * k + map] != 0 {
+                        let dst = (n * k + map) * plane, src = map * plane
+                        for j in 0..<plane { out[dst + j] = a[src + j] }
+                    }
+                }
+            }
+        }
+        return head.forward(masked).storage
+    }
+}

@@ -1,0 +1,96 @@
+// The linear layers: convolution, fully connected, per-channel affine (batch-norm in eval mode).
+// Each is a linear map plus a constant, so its DeepLIFT multiplier equals its gradient: the backward
+// pass is the transpose of the weights whether or not a reference is given.
+
+/// torch.nn.Conv2d (groups 1, dilation 1): `[N, C, H, W]` → `[N, O, oh, ow]`.
+public struct Conv2dLayer: Layer {
+    public let name: String
+    public let weight: Tensor   // [O, C, kh, kw]
+    public let bias: Tensor?    // [O]
+    public let geometry: Conv2dShape
+
+    public init(name: String, weight: Tensor, bias: Tensor?, geometry: Conv2dShape) {
+        self.name = name
+        self.weight = weight
+        self.bias = bias
+        self.geometry = geometry
+    }
+
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        guard inputShape.count == 3, inputShape[0] == geometry.inChannels else {
+            throw LiftCAMError("\(name): expects [\(geometry.inChannels), H, W] input, got \(inputShape)")
+        }
+        let size = geometry.outputSize(height: inputShape[1], width: inputShape[2])
+        guard size.height >= 1, size.width >= 1 else {
+            throw LiftCAMError("\(name): input \(inputShape) is smaller than the \(geometry.kernelHeight)x\(geometry.kernelWidth) kernel")
+        }
+        return [geometry.outChannels, size.height, size.width]
+    }
+
+    public func forward(_ input: Tensor) -> Tensor {
+        conv2d(input, weight: weight, bias: bias, shape: geometry)
+    }
+
+    public func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {
+        conv2dBackwardInput(outputMultipliers, weight: weight, shape: geometry,
+                            inputHeight: trace.input.shape[2], inputWidth: trace.input.shape[3])
+    }
+}
+
+/// torch.nn.Linear, y = x Wᵀ + b: `[N, I]` → `[N, O]`.
+public struct LinearLayer: Layer {
+    public let name: String
+    public let weight: Tensor   // [O, I]
+    public let bias: Tensor?    // [O]
+
+    public init(name: String, weight: Tensor, bias: Tensor?) {
+        self.name = name
+        self.weight = weight
+        self.bias = bias
+    }
+
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        guard inputShape.count == 1, inputShape[0] == weight.shape[1] else {
+            throw LiftCAMError("\(name): expects \(weight.shape[1]) input features, got shape \(inputShape)")
+        }
+        return [weight.shape[0]]
+    }
+
+    public func forward(_ input: Tensor) -> Tensor {
+        linear(input, weight: weight, bias: bias)
+    }
+
+    public func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {
+        linearBackwardInput(outputMultipliers, weight: weight)
+    }
+}
+
+/// Batch-norm in evaluation mode, y = x·scale[c] + shift[c], with scale = γ/√(σ²+ε) and
+/// shift = β − μ·scale. Usually folded into the convolution before it (`Sequential.fused()`); it
+/// stays a layer of its own where a split separates it from that convolution.
+public struct ChannelAffineLayer: Layer {
+    public let name: String
+    public let scale: [Float]   // [C]
+    public let shift: [Float]   // [C]
+
+    public init(name: String, scale: [Float], shift: [Float]) {
+        self.name = name
+        self.scale = scale
+        self.shift = shift
+    }
+
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        guard inputShape.count == 3, inputShape[0] == scale.count else {
+            throw LiftCAMError("\(name): expects [\(scale.count), H, W] input, got \(inputShape)")
+        }
+        return inputShape
+    }
+
+    public func forward(_ input: Tensor) -> Tensor {
+        channelAffine(input, scale: scale, shift: shift)
+    }
+
+    public func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {
+        channelAffine(outputMultipliers, scale: scale, shift: [Float](repeating: 0, count: scale.count))
+    }
+}

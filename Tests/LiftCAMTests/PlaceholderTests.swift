@@ -1,2 +1,0 @@
-import XCTest
-final class LiftCAMTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }
