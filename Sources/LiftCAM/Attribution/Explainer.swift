@@ -2,6 +2,7 @@
 public enum CAMMethod: String, CaseIterable, Sendable {
     case lift, gradcam, gradcampp, xgradcam, ablation, scorecam, shap
     case shapExact = "shap-exact"
+    case lime, lrp
 
     /// Parses "all" or a comma-separated list ("lift,gradcam"); an unknown name is an error that
     /// lists the known ones.
@@ -27,11 +28,14 @@ public struct MethodOptions: Sendable {
     public var seed: UInt64
     /// XGrad-CAM with its own paper's per-map normalisation (divide by Σ A_k) instead of Eq 10.
     public var normalizeXGradCAM: Bool
+    /// Coalitions LIME-CAM samples; nil means K, as the official code.
+    public var limeSamples: Int?
     /// Called as (done, total) by the long methods (Score-CAM, SHAP-CAM).
     public var progress: (@Sendable (Int, Int) -> Void)?
 
-    public init(orderings: Int = 100, seed: UInt64 = 0, normalizeXGradCAM: Bool = false,
+    public init(orderings: Int = 100, seed: UInt64 = 0, normalizeXGradCAM: Bool = false, limeSamples: Int? = nil,
                 progress: (@Sendable (Int, Int) -> Void)? = nil) {
+        self.limeSamples = limeSamples
         self.orderings = orderings
         self.seed = seed
         self.normalizeXGradCAM = normalizeXGradCAM
@@ -112,6 +116,11 @@ public struct Explainer: Sendable {
             return shapCAMCoefficients(game: game, orderings: orderings, progress: options.progress)
         case .shapExact:
             return try exactSHAPCoefficients(game: MapGame(activations: activations, head: head))
+        case .lime:
+            let game = MapGame(activations: activations, head: head)
+            return limeCAMCoefficients(game: game, samples: options.limeSamples ?? game.playerCount, seed: options.seed)
+        case .lrp:
+            return lrpCAMCoefficients(head: head, activations: activations)
         }
     }
 
