@@ -217,9 +217,7 @@ private struct JSONParser {
 
     private mutating func parseLiteral(_ word: String, _ value: JSONValue) throws -> JSONValue {
         let expected = Array(word.utf8)
-        guard bytes[position...].starts(with: expected) else {
-            throw failure("unexpected \(describeCurrent()), expected a value")
-        }
+        guard bytes[position...].starts(with: expected) else { throw failure("invalid literal, expected '\(word)'") }
         position += expected.count
         return value
     }
