@@ -20,7 +20,8 @@ public func readFileBytes(_ path: String) throws -> [UInt8] {
 ///
 /// The bytes go to `"<path>.tmp-<pid>-<counter>"` in the same directory (so the rename stays on one
 /// file system), are flushed with fsync, and the temporary then replaces `path` with rename(2), which
-/// is atomic. On any failure the temporary is removed and `path` is left as it was.
+/// is atomic. On any failure the temporary is removed and `path` is left as it was. A symbolic
+/// link at `path` is replaced by the new file, not written through.
 public func writeFileAtomically(_ path: String, bytes: [UInt8]) throws {
     if isDirectory(path) { throw LiftCAMError.file(path, "is a directory") }
     var fd: Int32 = -1
