@@ -70,6 +70,7 @@ final class JSONTests: XCTestCase {
             ("{\"a\" 1}", "line 1, column 6: expected ':' after key \"a\", found '1'"),
             ("{1:2}", "line 1, column 2: expected a string key in an object, found '1'"),
             ("{\"a\":1,\"a\":2}", "line 1, column 8: duplicate key \"a\""),
+            (#"{"a\nb":1,"a\nb":2}"#, "line 1, column 11: duplicate key \"a?b\""),  // still one line
             ("{\"a\":1 \"b\":2}", "line 1, column 8: expected ',' or '}' in an object, found '\"'"),
             ("[\"a\" \"b\"]", "line 1, column 6: expected ',' or ']' in an array, found '\"'"),
             ("  \"abc", "line 1, column 3: unterminated string"),
@@ -100,6 +101,37 @@ final class JSONTests: XCTestCase {
             ("\u{1}", "line 1, column 1: unexpected control character U+0001, expected a value"),
         ]
         for (text, message) in cases { assertFails(text, message) }
+    }
+
+    /// Every proper prefix of a document throws a one-line "JSON: line 1, column C: ..." error,
+    /// and random damage parses or throws one; nothing traps.
+    func testEveryTruncationFailsCleanly() throws {
+        let text = #"{"a": [1, -2.5e-3, true, null, "x\u00e9\ud83d\ude00y"], "b": {"c": false}}"#
+        let bytes = Array(text.utf8)
+        for end in 0..<bytes.count {
+            let prefix = String(decoding: bytes[..<end], as: UTF8.self)
+            XCTAssertThrowsError(try JSONValue.parse(prefix), prefix) { error in
+                let message = "\(error)"
+                XCTAssertTrue(message.hasPrefix("JSON: line 1, column ") && !message.contains("\n"), message)
+            }
+        }
+        XCTAssertEqual(try JSONValue.parse(text)["a"]?[4], .string("xé😀y"))
+
+        // Seeded random substitutions of JSON's significant characters: parse or a one-line error.
+        let alphabet = Array(#"{}[]:,"\u0e-+.tfn "#.utf8) + [0x0A]
+        var state: UInt64 = 7
+        for _ in 0..<5000 {
+            var mutated = bytes
+            for _ in 0..<2 {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                mutated[Int(state >> 33) % mutated.count] = alphabet[Int(state >> 20) % alphabet.count]
+            }
+            do {
+                _ = try JSONValue.parse(String(decoding: mutated, as: UTF8.self))
+            } catch {
+                XCTAssertTrue("\(error)".hasPrefix("JSON: line ") && !"\(error)".contains("\n"), "\(error)")
+            }
+        }
     }
 
     func testAccessors() throws {

@@ -184,6 +184,35 @@ final class NPYTests: XCTestCase {
         }
     }
 
+    /// Corrupted files (every truncation, and seeded random byte changes in the header) must
+    /// decode or throw a one-line error naming the file; never trap.
+    func testCorruptedFilesThrowOneLineErrorsAndNeverTrap() {
+        let valid = encodeNPY(Tensor(shape: [2, 3], storage: [1, 2, 3, 4, 5, 6]))
+        var variants = (0..<valid.count).map { Array(valid[..<$0]) }
+        var state: UInt64 = 42
+        for _ in 0..<3000 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            var bytes = valid
+            let position = Int(state >> 33) % 128  // within the header
+            bytes[position] = UInt8(truncatingIfNeeded: state >> 13)
+            variants.append(bytes)
+        }
+        var decodedCount = 0
+        for bytes in variants {
+            do {
+                let tensor = try decodeNPY(bytes, name: "t.npy")
+                XCTAssertEqual(tensor.count, tensor.shape.product)
+                decodedCount += 1
+            } catch {
+                let message = "\(error)"
+                XCTAssertTrue(message.hasPrefix("t.npy: ") && !message.contains("\n"), message)
+            }
+        }
+        // Some changes keep the file valid (a padding space made a tab, a digit of the data offset...).
+        XCTAssertGreaterThan(decodedCount, 0)
+        XCTAssertLessThan(decodedCount, variants.count - valid.count)
+    }
+
     // MARK: Helpers
 
     private func assertRefused(_ bytes: [UInt8], _ expected: String, file: StaticString = #filePath, line: UInt = #line) {

@@ -122,6 +122,12 @@ func lastErrorText() -> String {
     String(cString: strerror(errno))
 }
 
+/// `text` with control characters shown as "?", so that strings taken from damaged input (a key
+/// in an NPY header, an escaped "\n" in a JSON key) cannot break an error message over lines.
+func oneLine(_ text: String) -> String {
+    String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
+}
+
 /// An open file descriptor for reading, closed when the value goes away (also on a thrown error).
 final class ReadableFile {
     let path: String

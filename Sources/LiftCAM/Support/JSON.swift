@@ -414,7 +414,7 @@ private struct JSONParser {
                 column += 1
             }
         }
-        return LiftCAMError("JSON: line \(line), column \(column): \(problem)")
+        return LiftCAMError("JSON: line \(line), column \(column): \(oneLine(problem))")
     }
 }
 

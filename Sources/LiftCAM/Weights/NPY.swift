@@ -5,12 +5,6 @@
 // padded with spaces and a newline, then the raw elements. We read float32 and float64 C-ordered
 // arrays into Float32 tensors and write float32 exactly as np.save does.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// What an NPY header says, before any data is read.
 public struct NPYHeader: Sendable, Equatable {
     public var majorVersion: Int
@@ -88,7 +82,8 @@ public func decodeNPYHeader(_ bytes: [UInt8], name: String) throws -> NPYHeader 
     }
 }
 
-/// NPY version 1.0 bytes of a float32 tensor, identical to `np.save` of the same array: header
+/// NPY bytes of a float32 tensor, identical to `np.save` of the same array: version 1.0 (2.0
+/// only for a header past 64 KiB, as numpy does), a header
 /// dict with numpy's spare space for a growing first axis, padded so the data start at a multiple
 /// of 64 bytes, then the elements little-endian in row-major (C) order.
 public func encodeNPY(_ tensor: Tensor) -> [UInt8] {
@@ -174,16 +169,17 @@ private func parseNPYHeader(name: String, fileSize: Int, read: (Int) throws -> [
 private func checkedLayout(_ header: NPYHeader, name: String, availableBytes: Int)
     throws -> (count: Int, itemSize: Int, byteCount: Int) {
     let supported = "only float32 '<f4' and float64 '<f8'"
+    let dtype = oneLine(header.dtype)
     let itemSize: Int
     switch header.dtype {
     case "<f4": itemSize = 4
     case "<f8": itemSize = 8
     case "|O", "<O", ">O", "O":
-        throw LiftCAMError.file(name, "object arrays (dtype '\(header.dtype)') hold pickled Python objects and are not supported (\(supported))")
+        throw LiftCAMError.file(name, "object arrays (dtype '\(dtype)') hold pickled Python objects and are not supported (\(supported))")
     case ">f4", ">f8":
-        throw LiftCAMError.file(name, "big-endian dtype '\(header.dtype)' is not supported (\(supported); save with a.astype('<f4'))")
+        throw LiftCAMError.file(name, "big-endian dtype '\(dtype)' is not supported (\(supported); save with a.astype('<f4'))")
     default:
-        throw LiftCAMError.file(name, "dtype '\(header.dtype)' is not supported (\(supported))")
+        throw LiftCAMError.file(name, "dtype '\(dtype)' is not supported (\(supported))")
     }
     if header.fortranOrder {
         throw LiftCAMError.file(name, "fortran_order True is not supported (save a C-ordered array, e.g. np.ascontiguousarray(a))")

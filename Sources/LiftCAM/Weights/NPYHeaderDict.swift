@@ -68,7 +68,7 @@ struct PythonLiteralParser {
         var shown = String(decoding: text.map { $0 >= 0x20 && $0 < 0x7F ? $0 : UInt8(ascii: "?") }, as: UTF8.self)
         while shown.hasSuffix(" ") || shown.hasSuffix("?") { shown.removeLast() }
         if shown.count > 120 { shown = String(shown.prefix(120)) + "..." }
-        return LiftCAMError.file(name, "malformed NPY header (\(problem)): \(shown)")
+        return LiftCAMError.file(name, "malformed NPY header (\(oneLine(problem))): \(shown)")
     }
 
     /// `{key: value, ...}` with an optional trailing comma, then only whitespace to the end.
