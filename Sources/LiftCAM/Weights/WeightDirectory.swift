@@ -73,3 +73,5 @@ public func writeWeightDirectory(_ tensors: [String: Tensor], to path: String) t
         try writeNPY(tensors[key]!, path: joinPath(path, key + ".npy"))
     }
 }
+
+extension WeightDirectory: WeightSource {}
