@@ -1,2 +1,0 @@
-import XCTest
-final class LiftCAMImagingTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }
