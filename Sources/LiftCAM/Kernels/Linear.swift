@@ -44,9 +44,9 @@ public func linearNaive(_ input: Tensor, weight: Tensor, bias: Tensor?) -> Tenso
 /// Gradient of `linear` with respect to its input, dx[n, i] = Σ_o dy[n, o] · W[o, i] (dx = dy · W);
 /// being linear, the same map carries DeepLIFT-Rescale multipliers.
 ///
-/// gradOutput `[N, O]`, weight `[O, I]` → `[N, I]`. One item: the columns of W are split into bands
-/// over the cores, each band accumulating dy[o] · W[o, band] row after row in SIMD16 (W is read once,
-/// row by row). A batch is a GEMM `dy · W`.
+/// gradOutput `[N, O]`, weight `[O, I]` → `[N, I]`. One item: the rows of W are split over the
+/// cores, each adding dy[o] · W[o, :] into a partial sum in SIMD16 (W is read once, in order).
+/// A batch is a GEMM `dy · W`.
 public func linearBackwardInput(_ gradOutput: Tensor, weight: Tensor) -> Tensor {
     let (batch, inFeatures, outFeatures) = checkLinearBackward(gradOutput.shape, weight: weight)
     return makeTensor(shape: [batch, inFeatures]) { output in
@@ -55,17 +55,23 @@ public func linearBackwardInput(_ gradOutput: Tensor, weight: Tensor) -> Tensor 
         weight.storage.withUnsafeBufferPointer { weightBuffer in
             let dy = gradBuffer.baseAddress!, w = weightBuffer.baseAddress!  // [N, O], [O, I]
             if batch == 1 {
-                dx.initialize(repeating: 0, count: inFeatures)
-                // Bands of 2048 columns: the band of dx (8 KiB) stays in L1 while W streams past.
-                let bandWidth = 2048
-                let bands = (inFeatures + bandWidth - 1) / bandWidth
-                forEachSlice(items: bands, totalWork: outFeatures * inFeatures) { bandRange in
-                    for band in bandRange {
-                        let first = band * bandWidth, width = min(bandWidth, inFeatures - first)
-                        for o in 0 ..< outFeatures {
-                            addScaled(w + o * inFeatures + first, scale: dy[o], into: dx + first, count: width)
-                        }
+                // Rows of W are split over the cores; each slice adds dy[o] · W[o, :] into its own
+                // partial dx (100 KB for VGG's 25088 inputs: it stays in L2) while W streams past
+                // once, in order. The partials are then summed in slice order.
+                let slices = chunkCount(items: outFeatures, totalWork: outFeatures * inFeatures)
+                let partials = UnsafeMutablePointer<Float>.allocate(capacity: slices * inFeatures)  // [slices, I]
+                defer { partials.deallocate() }
+                partials.initialize(repeating: 0, count: slices * inFeatures)
+                let accumulateSlice = { (slice: Int) in
+                    let partial = partials + slice * inFeatures
+                    for o in evenSlice(slice, of: slices, total: outFeatures) {
+                        addScaled(w + o * inFeatures, scale: dy[o], into: partial, count: inFeatures)
                     }
+                }
+                if slices == 1 { accumulateSlice(0) } else { parallelFor(slices, accumulateSlice) }
+                dx.initialize(from: partials, count: inFeatures)
+                for slice in 1 ..< slices {
+                    addScaled(partials + slice * inFeatures, scale: 1, into: dx, count: inFeatures)
                 }
             } else {
                 gemm(m: batch, n: inFeatures, k: outFeatures, a: dy, lda: outFeatures, transA: false,

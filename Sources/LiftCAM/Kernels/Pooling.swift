@@ -81,7 +81,10 @@ func checkPooling(_ inputShape: [Int], shape: Pool2dShape)
 /// input plane, of the maximum that output element i (NCHW order) took. PyTorch's rule: padding is
 /// −∞ (never chosen), the first maximum in row-major window order wins (a later value must be
 /// strictly greater), and a NaN replaces the maximum, so NaN propagates (the last NaN's index).
-/// Planes are split over the cores; window bounds are computed once per row and column.
+/// Planes are split over the cores; window bounds are computed once per row and column; away from
+/// the edges 16 outputs of a row are computed at once in SIMD, with lane masks instead of branches
+/// (which element wins is unpredictable, and the mispredicted branches made the scalar loop as slow
+/// as the naive one).
 public func maxPool2d(_ input: Tensor, shape: Pool2dShape) -> (output: Tensor, argmax: [Int32]) {
     let (planes, height, width, outputHeight, outputWidth) = checkPooling(input.shape, shape: shape)
     let windows = PoolWindows(height: height, width: width, shape: shape)
@@ -93,27 +96,35 @@ public func maxPool2d(_ input: Tensor, shape: Pool2dShape) -> (output: Tensor, a
         windows.rows.withUnsafeBufferPointer { rows in
         windows.columns.withUnsafeBufferPointer { columns in
             let x = inputBuffer.baseAddress!, y = outputBuffer.baseAddress!, at = argmaxBuffer.baseAddress!
+            // Output columns whose windows lie inside the row: there 16 outputs at a time run in SIMD.
+            let padding = shape.paddingWidth, stride = shape.strideWidth, kernelWidth = shape.kernelWidth
+            let interior = max(0, (padding + stride - 1) / stride) ..< min(outputWidth, floorDivide(width + padding - kernelWidth, stride) + 1)
             forEachSlice(items: planes, totalWork: input.count + outputPlane * planes) { planeRange in
                 for plane in planeRange {
                     let source = x + plane * height * width
-                    var target = y + plane * outputPlane, targetIndex = at + plane * outputPlane
-                    for row in rows {
-                        for column in columns {
-                            var best = -Float.infinity
-                            var bestIndex = row.range.lowerBound * width + column.range.lowerBound
-                            for h in row.range {
-                                for w in column.range {
-                                    let value = source[h * width + w]
-                                    if value > best || value.isNaN {
-                                        best = value
-                                        bestIndex = h * width + w
+                    for (outputRow, row) in rows.enumerated() {
+                        let target = y + plane * outputPlane + outputRow * outputWidth
+                        let targetIndex = at + plane * outputPlane + outputRow * outputWidth
+                        var column = 0
+                        while column < outputWidth {
+                            if column >= interior.lowerBound && column + 16 <= interior.upperBound {
+                                maxPoolSixteenColumns(source, width: width, rows: row.range,
+                                                      firstColumn: column * stride - padding, stride: stride,
+                                                      kernelWidth: kernelWidth, into: target + column, indices: targetIndex + column)
+                                column += 16
+                            } else {
+                                let window = columns[column].range
+                                var best = -Float.infinity, bestIndex = row.range.lowerBound * width + window.lowerBound
+                                for h in row.range {
+                                    for w in window {
+                                        let value = source[h * width + w]
+                                        if value > best || value.isNaN { (best, bestIndex) = (value, h * width + w) }
                                     }
                                 }
+                                target[column] = best
+                                targetIndex[column] = Int32(truncatingIfNeeded: bestIndex)
+                                column += 1
                             }
-                            target.pointee = best
-                            targetIndex.pointee = Int32(truncatingIfNeeded: bestIndex)
-                            target += 1
-                            targetIndex += 1
                         }
                     }
                 }
@@ -121,6 +132,41 @@ public func maxPool2d(_ input: Tensor, shape: Pool2dShape) -> (output: Tensor, a
         }}}}
     }
     return (output, argmax)
+}
+
+/// Max pooling of 16 consecutive outputs of one row whose windows all lie inside the row: lane i
+/// covers input columns `firstColumn + i·stride ..< … + kernelWidth` of rows `rows`. Same rule as the
+/// scalar loop, lane by lane: replace when greater or NaN, in row-major window order.
+@inline(__always)
+func maxPoolSixteenColumns(_ source: UnsafePointer<Float>, width: Int, rows: Range<Int>, firstColumn: Int,
+                           stride: Int, kernelWidth: Int,
+                           into target: UnsafeMutablePointer<Float>, indices: UnsafeMutablePointer<Int32>) {
+    let laneOffsets = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) &* Int32(stride)
+    var best = Float16Lanes(repeating: -.infinity)
+    var bestIndex = SIMD16<Int32>(repeating: Int32(truncatingIfNeeded: rows.lowerBound * width + firstColumn)) &+ laneOffsets
+    // Stride 2 reads 32 contiguous floats and keeps the even ones, when the 32nd is still in the row.
+    let pairsFit = firstColumn + kernelWidth + 30 < width
+    for h in rows {
+        let rowStart = source + h * width + firstColumn
+        for v in 0 ..< kernelWidth {
+            let values: Float16Lanes
+            if stride == 1 {
+                values = loadLanes(rowStart + v)
+            } else if stride == 2 && pairsFit {
+                values = UnsafeRawPointer(rowStart + v).loadUnaligned(as: SIMD32<Float>.self).evenHalf
+            } else {
+                var gathered = Float16Lanes()
+                for lane in 0 ..< 16 { gathered[lane] = rowStart[v + lane * stride] }
+                values = gathered
+            }
+            let candidates = SIMD16<Int32>(repeating: Int32(truncatingIfNeeded: h * width + firstColumn + v)) &+ laneOffsets
+            let replaces = (values .> best) .| (values .!= values)
+            best.replace(with: values, where: replaces)
+            bestIndex.replace(with: candidates, where: replaces)
+        }
+    }
+    storeLanes(best, target)
+    UnsafeMutableRawPointer(indices).storeBytes(of: bestIndex, as: SIMD16<Int32>.self)
 }
 
 /// The plain loops of `maxPool2d`, window bounds recomputed for every output element.
