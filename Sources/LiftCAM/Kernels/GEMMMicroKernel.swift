@@ -28,11 +28,9 @@ func packPanelOfA(_ a: UnsafePointer<Float>, lda: Int, transA: Bool,
             for i in rows ..< gemmTileRows { target[i] = 0 }
         }
     } else {
-        // A is stored [M, K]: a transpose. Read each row as one stream, write it with stride six.
-        for i in 0 ..< rows {
-            transposeRowIntoPanel(a + (row0 + i) * lda + depth0, count: depth,
-                                  into: packed + i, stride: gemmTileRows)
-        }
+        // A is stored [M, K]: a transpose.
+        transposeRowsIntoPanel(a + row0 * lda + depth0, rowStride: lda, rows: rows, depth: depth,
+                               into: packed, panelWidth: gemmTileRows)
         if rows < gemmTileRows {
             for p in 0 ..< depth {
                 for i in rows ..< gemmTileRows { packed[p * gemmTileRows + i] = 0 }
@@ -62,12 +60,9 @@ func packPanelOfB(_ b: UnsafePointer<Float>, ldb: Int, transB: Bool,
             }
         }
     } else {
-        // B is stored [N, K]: a transpose. Read each of the sixteen rows as one stream, write
-        // with stride 16.
-        for j in 0 ..< columns {
-            transposeRowIntoPanel(b + (column0 + j) * ldb + depth0, count: depth,
-                                  into: packed + j, stride: gemmTileColumns)
-        }
+        // B is stored [N, K]: a transpose.
+        transposeRowsIntoPanel(b + column0 * ldb + depth0, rowStride: ldb, rows: columns, depth: depth,
+                               into: packed, panelWidth: gemmTileColumns)
         if columns < gemmTileColumns {
             for p in 0 ..< depth {
                 for j in columns ..< gemmTileColumns { packed[p * gemmTileColumns + j] = 0 }
@@ -76,28 +71,32 @@ func packPanelOfB(_ b: UnsafePointer<Float>, ldb: Int, transB: Bool,
     }
 }
 
-/// Writes `count` consecutive floats of `source` to `target`, `target + stride`, … (one row of a
-/// matrix into one lane of a packed panel). Eight floats are read at once: measured twice as fast
-/// as scalar loads for the packing of a [4096, 25088] weight matrix.
+/// packed[p · panelWidth + r] = source[r · rowStride + p] for r < rows, p < depth: `rows` rows of a
+/// row-major matrix become the lanes of a depth-major panel. Eight depths of every row are read
+/// before moving on, so all rows stream at once and each group of panel lines is finished while it
+/// is in L1: measured 3× faster than transposing one row at a time (66 against 197 ms on one core
+/// for VGG's [4096, 25088] weight, whose plain reading takes 35 ms in the same slab order).
 @inline(__always)
-func transposeRowIntoPanel(_ source: UnsafePointer<Float>, count: Int,
-                           into target: UnsafeMutablePointer<Float>, stride: Int) {
+func transposeRowsIntoPanel(_ source: UnsafePointer<Float>, rowStride: Int, rows: Int, depth: Int,
+                            into packed: UnsafeMutablePointer<Float>, panelWidth: Int) {
     var p = 0
-    while p + 8 <= count {
-        let eight = UnsafeRawPointer(source + p).loadUnaligned(as: SIMD8<Float>.self)
-        let base = target + p * stride
-        base[0] = eight[0]
-        base[stride] = eight[1]
-        base[2 * stride] = eight[2]
-        base[3 * stride] = eight[3]
-        base[4 * stride] = eight[4]
-        base[5 * stride] = eight[5]
-        base[6 * stride] = eight[6]
-        base[7 * stride] = eight[7]
+    while p + 8 <= depth {
+        for r in 0 ..< rows {
+            let eight = UnsafeRawPointer(source + r * rowStride + p).loadUnaligned(as: SIMD8<Float>.self)
+            let target = packed + p * panelWidth + r
+            target[0] = eight[0]
+            target[panelWidth] = eight[1]
+            target[2 * panelWidth] = eight[2]
+            target[3 * panelWidth] = eight[3]
+            target[4 * panelWidth] = eight[4]
+            target[5 * panelWidth] = eight[5]
+            target[6 * panelWidth] = eight[6]
+            target[7 * panelWidth] = eight[7]
+        }
         p += 8
     }
-    while p < count {
-        target[p * stride] = source[p]
+    while p < depth {
+        for r in 0 ..< rows { packed[p * panelWidth + r] = source[r * rowStride + p] }
         p += 1
     }
 }
