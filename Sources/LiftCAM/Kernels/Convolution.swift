@@ -1,0 +1,240 @@
+// 2-D convolution (PyTorch nn.Conv2d: dilation 1, groups 1) and its transpose, as packed GEMMs.
+
+/// The hyper-parameters of one convolution layer.
+public struct Conv2dShape: Equatable, Sendable {
+    public var inChannels, outChannels, kernelHeight, kernelWidth: Int
+    public var strideHeight, strideWidth, paddingHeight, paddingWidth: Int
+
+    public init(inChannels: Int, outChannels: Int, kernelHeight: Int, kernelWidth: Int,
+                strideHeight: Int = 1, strideWidth: Int = 1, paddingHeight: Int = 0, paddingWidth: Int = 0) {
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.kernelHeight = kernelHeight
+        self.kernelWidth = kernelWidth
+        self.strideHeight = strideHeight
+        self.strideWidth = strideWidth
+        self.paddingHeight = paddingHeight
+        self.paddingWidth = paddingWidth
+    }
+
+    /// floor((H + 2p - k) / s) + 1, as PyTorch (dilation 1, groups 1). Not positive when the
+    /// padded input is smaller than the kernel.
+    public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
+        (floorDivide(height + 2 * paddingHeight - kernelHeight, strideHeight) + 1,
+         floorDivide(width + 2 * paddingWidth - kernelWidth, strideWidth) + 1)
+    }
+
+    /// Rows of the unfolded input (im2col): one per (input channel, kernel row, kernel column).
+    var unfoldedRows: Int { inChannels * kernelHeight * kernelWidth }
+
+    /// A 1×1, stride-1, unpadded convolution is a plain GEMM on the input planes: no unfolding.
+    var isPointwise: Bool {
+        kernelHeight == 1 && kernelWidth == 1 && strideHeight == 1 && strideWidth == 1
+            && paddingHeight == 0 && paddingWidth == 0
+    }
+}
+
+/// The sizes every convolution kernel checks: input `[N, C, H, W]` and weight `[O, C, kh, kw]`
+/// matching `shape`, a positive output. Returns (N, H, W, oh, ow).
+func checkConvolution(inputShape: [Int], weight: Tensor, shape: Conv2dShape)
+    -> (batch: Int, height: Int, width: Int, outputHeight: Int, outputWidth: Int) {
+    precondition(inputShape.count == 4 && inputShape[1] == shape.inChannels,
+                 "conv2d: input \(inputShape) does not match \(shape)")
+    precondition(weight.shape == [shape.outChannels, shape.inChannels, shape.kernelHeight, shape.kernelWidth],
+                 "conv2d: weight \(weight.shape) does not match \(shape)")
+    precondition(shape.strideHeight >= 1 && shape.strideWidth >= 1 && shape.paddingHeight >= 0
+                     && shape.paddingWidth >= 0, "conv2d: bad stride or padding in \(shape)")
+    let (outputHeight, outputWidth) = shape.outputSize(height: inputShape[2], width: inputShape[3])
+    precondition(outputHeight >= 1 && outputWidth >= 1, "conv2d: input \(inputShape) smaller than the kernel")
+    return (inputShape[0], inputShape[2], inputShape[3], outputHeight, outputWidth)
+}
+
+/// Unfolded-input elements one GEMM call handles (8 Mi floats = 32 MiB at most); larger outputs are
+/// processed in bands of output rows so the buffer does not grow with the image.
+let convolutionUnfoldBudget = 1 << 23
+
+/// Output rows per band for a layer whose unfolded input has `rows` rows of `outputWidth` per output row.
+@inline(__always)
+func convolutionBandRows(rows: Int, outputHeight: Int, outputWidth: Int) -> Int {
+    max(1, min(outputHeight, convolutionUnfoldBudget / max(1, rows * outputWidth)))
+}
+
+/// 2-D cross-correlation as PyTorch's nn.Conv2d: y[n,o] = b[o] + Σ_c w[o,c] ⋆ x[n,c].
+///
+/// input `[N, C, H, W]`, weight `[O, C, kh, kw]`, bias `[O]` → output `[N, O, oh, ow]`.
+/// Per item and band of output rows, the input is unfolded (im2col) into `[C·kh·kw, band·ow]` and
+/// one GEMM `weight[O, C·kh·kw] · unfolded` adds into the output, which starts as the bias.
+/// A 1×1 stride-1 convolution multiplies the input planes directly.
+public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: Conv2dShape) -> Tensor {
+    let (batch, height, width, outputHeight, outputWidth) =
+        checkConvolution(inputShape: input.shape, weight: weight, shape: shape)
+    precondition(bias == nil || bias!.count == shape.outChannels, "conv2d: bias does not match \(shape)")
+    let outChannels = shape.outChannels, rows = shape.unfoldedRows
+    let planeSize = outputHeight * outputWidth, inputItemSize = shape.inChannels * height * width
+    let bandRows = convolutionBandRows(rows: rows, outputHeight: outputHeight, outputWidth: outputWidth)
+    var unfolded = [Float](repeating: 0, count: shape.isPointwise ? 0 : rows * bandRows * outputWidth)
+
+    return makeTensor(shape: [batch, outChannels, outputHeight, outputWidth]) { output in
+        let out = output.baseAddress!                                 // [N, O, oh, ow]
+        fillChannels(out, batch: batch, channels: outChannels, planeSize: planeSize, bias: bias)
+        input.storage.withUnsafeBufferPointer { inputBuffer in
+        weight.storage.withUnsafeBufferPointer { weightBuffer in
+        unfolded.withUnsafeMutableBufferPointer { unfoldedBuffer in
+            let x = inputBuffer.baseAddress!, w = weightBuffer.baseAddress!  // [N, C, H, W], [O, C·kh·kw]
+            for item in 0 ..< batch {
+                let itemInput = x + item * inputItemSize, itemOutput = out + item * outChannels * planeSize
+                if shape.isPointwise {
+                    gemm(m: outChannels, n: planeSize, k: rows, a: w, lda: rows, transA: false,
+                         b: itemInput, ldb: planeSize, transB: false, c: itemOutput, ldc: planeSize, accumulate: true)
+                    continue
+                }
+                let columns = unfoldedBuffer.baseAddress!             // [C·kh·kw, band·ow]
+                for firstRow in stride(from: 0, to: outputHeight, by: bandRows) {
+                    let band = firstRow ..< min(outputHeight, firstRow + bandRows)
+                    let bandColumns = band.count * outputWidth
+                    unfold(itemInput, height: height, width: width, shape: shape,
+                           outputRows: band, outputWidth: outputWidth, into: columns)
+                    gemm(m: outChannels, n: bandColumns, k: rows, a: w, lda: rows, transA: false,
+                         b: columns, ldb: bandColumns, transB: false,
+                         c: itemOutput + firstRow * outputWidth, ldc: planeSize, accumulate: true)
+                }
+            }
+        }}}
+    }
+}
+
+/// Gradient of conv2d with respect to its input: the transpose of conv2d as a linear map,
+/// dx[n,c,i,j] = Σ_{o,u,v} w[o,c,u,v] · dy[n,o,(i+p-u)/s,(j+p-v)/s] over the integral quotients.
+///
+/// gradOutput `[N, O, oh, ow]`, weight `[O, C, kh, kw]` → `[N, C, H, W]`. Used for the chain rule and,
+/// unchanged, for DeepLIFT-Rescale multipliers (a linear layer's multiplier is its transpose).
+/// Per item and band: `weightᵀ[C·kh·kw, O] · dy[O, band·ow]` into an unfolded buffer, then col2im
+/// adds every unfolded element back to the input position it was read from.
+public func conv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, shape: Conv2dShape,
+                                inputHeight: Int, inputWidth: Int) -> Tensor {
+    let (batch, outputHeight, outputWidth) =
+        checkConvolutionBackward(gradOutput.shape, weight: weight, shape: shape, inputHeight: inputHeight, inputWidth: inputWidth)
+    let outChannels = shape.outChannels, rows = shape.unfoldedRows
+    let planeSize = outputHeight * outputWidth, inputItemSize = shape.inChannels * inputHeight * inputWidth
+    let bandRows = convolutionBandRows(rows: rows, outputHeight: outputHeight, outputWidth: outputWidth)
+    var unfolded = [Float](repeating: 0, count: shape.isPointwise ? 0 : rows * bandRows * outputWidth)
+    var gradInput = Tensor(shape: [batch, shape.inChannels, inputHeight, inputWidth])
+
+    gradInput.storage.withUnsafeMutableBufferPointer { gradInputBuffer in
+    gradOutput.storage.withUnsafeBufferPointer { gradOutputBuffer in
+    weight.storage.withUnsafeBufferPointer { weightBuffer in
+    unfolded.withUnsafeMutableBufferPointer { unfoldedBuffer in
+        let dx = gradInputBuffer.baseAddress!, dy = gradOutputBuffer.baseAddress!  // [N,C,H,W], [N,O,oh,ow]
+        let w = weightBuffer.baseAddress!                                            // [O, C·kh·kw]
+        for item in 0 ..< batch {
+            let itemGradInput = dx + item * inputItemSize, itemGradOutput = dy + item * outChannels * planeSize
+            if shape.isPointwise {
+                gemm(m: rows, n: planeSize, k: outChannels, a: w, lda: rows, transA: true,
+                     b: itemGradOutput, ldb: planeSize, transB: false, c: itemGradInput, ldc: planeSize, accumulate: false)
+                continue
+            }
+            let columns = unfoldedBuffer.baseAddress!                 // [C·kh·kw, band·ow]
+            for firstRow in stride(from: 0, to: outputHeight, by: bandRows) {
+                let band = firstRow ..< min(outputHeight, firstRow + bandRows)
+                let bandColumns = band.count * outputWidth
+                gemm(m: rows, n: bandColumns, k: outChannels, a: w, lda: rows, transA: true,
+                     b: itemGradOutput + firstRow * outputWidth, ldb: planeSize, transB: false,
+                     c: columns, ldc: bandColumns, accumulate: false)
+                fold(columns, outputRows: band, outputWidth: outputWidth, shape: shape,
+                     height: inputHeight, width: inputWidth, addingInto: itemGradInput)
+            }
+        }
+    }}}}
+    return gradInput
+}
+
+/// Sizes for the backward pass: gradOutput `[N, O, oh, ow]` with (oh, ow) the output of an
+/// `inputHeight × inputWidth` input. Returns (N, oh, ow).
+func checkConvolutionBackward(_ gradOutputShape: [Int], weight: Tensor, shape: Conv2dShape,
+                              inputHeight: Int, inputWidth: Int) -> (batch: Int, outputHeight: Int, outputWidth: Int) {
+    let sizes = checkConvolution(inputShape: [gradOutputShape.first ?? 0, shape.inChannels, inputHeight, inputWidth],
+                                 weight: weight, shape: shape)
+    precondition(gradOutputShape == [sizes.batch, shape.outChannels, sizes.outputHeight, sizes.outputWidth],
+                 "conv2dBackwardInput: gradOutput \(gradOutputShape) does not match \(shape) on \(inputHeight)×\(inputWidth)")
+    return (sizes.batch, sizes.outputHeight, sizes.outputWidth)
+}
+
+/// Writes bias[o] (or zero) into every element of each output plane `[N, O, planeSize]`.
+func fillChannels(_ out: UnsafeMutablePointer<Float>, batch: Int, channels: Int, planeSize: Int, bias: Tensor?) {
+    if let bias {
+        bias.storage.withUnsafeBufferPointer { b in
+            for item in 0 ..< batch {
+                for channel in 0 ..< channels {
+                    (out + (item * channels + channel) * planeSize).initialize(repeating: b[channel], count: planeSize)
+                }
+            }
+        }
+    } else {
+        out.initialize(repeating: 0, count: batch * channels * planeSize)
+    }
+}
+
+/// The seven plain loops of `conv2d`: y[n,o,i,j] = b[o] + Σ_{c,u,v} w[o,c,u,v] · x[n,c,i·s−p+u,j·s−p+v],
+/// terms in the padding skipped.
+public func conv2dNaive(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: Conv2dShape) -> Tensor {
+    let (batch, height, width, outputHeight, outputWidth) =
+        checkConvolution(inputShape: input.shape, weight: weight, shape: shape)
+    precondition(bias == nil || bias!.count == shape.outChannels, "conv2d: bias does not match \(shape)")
+    let (inChannels, outChannels) = (shape.inChannels, shape.outChannels)
+    let (kernelHeight, kernelWidth) = (shape.kernelHeight, shape.kernelWidth)
+    var output = [Float](repeating: 0, count: batch * outChannels * outputHeight * outputWidth)
+    for n in 0 ..< batch {
+        for o in 0 ..< outChannels {
+            for i in 0 ..< outputHeight {
+                for j in 0 ..< outputWidth {
+                    var sum: Float = bias?.storage[o] ?? 0
+                    for c in 0 ..< inChannels {
+                        for u in 0 ..< kernelHeight {
+                            for v in 0 ..< kernelWidth {
+                                let y = i * shape.strideHeight - shape.paddingHeight + u
+                                let x = j * shape.strideWidth - shape.paddingWidth + v
+                                if y < 0 || y >= height || x < 0 || x >= width { continue }
+                                sum += weight.storage[((o * inChannels + c) * kernelHeight + u) * kernelWidth + v]
+                                    * input.storage[((n * inChannels + c) * height + y) * width + x]
+                            }
+                        }
+                    }
+                    output[((n * outChannels + o) * outputHeight + i) * outputWidth + j] = sum
+                }
+            }
+        }
+    }
+    return Tensor(shape: [batch, outChannels, outputHeight, outputWidth], storage: output)
+}
+
+/// The plain loops of `conv2dBackwardInput`, written as the transpose they are: every product
+/// w[o,c,u,v] · x[n,c,y,x] that conv2d adds into y[n,o,i,j] sends dy[n,o,i,j] · w[o,c,u,v] back to dx[n,c,y,x].
+public func conv2dBackwardInputNaive(_ gradOutput: Tensor, weight: Tensor, shape: Conv2dShape,
+                                     inputHeight: Int, inputWidth: Int) -> Tensor {
+    let (batch, outputHeight, outputWidth) =
+        checkConvolutionBackward(gradOutput.shape, weight: weight, shape: shape, inputHeight: inputHeight, inputWidth: inputWidth)
+    let (inChannels, outChannels) = (shape.inChannels, shape.outChannels)
+    let (kernelHeight, kernelWidth) = (shape.kernelHeight, shape.kernelWidth)
+    var gradInput = [Float](repeating: 0, count: batch * inChannels * inputHeight * inputWidth)
+    for n in 0 ..< batch {
+        for o in 0 ..< outChannels {
+            for i in 0 ..< outputHeight {
+                for j in 0 ..< outputWidth {
+                    let g = gradOutput.storage[((n * outChannels + o) * outputHeight + i) * outputWidth + j]
+                    for c in 0 ..< inChannels {
+                        for u in 0 ..< kernelHeight {
+                            for v in 0 ..< kernelWidth {
+                                let y = i * shape.strideHeight - shape.paddingHeight + u
+                                let x = j * shape.strideWidth - shape.paddingWidth + v
+                                if y < 0 || y >= inputHeight || x < 0 || x >= inputWidth { continue }
+                                gradInput[((n * inChannels + c) * inputHeight + y) * inputWidth + x] +=
+                                    g * weight.storage[((o * inChannels + c) * kernelHeight + u) * kernelWidth + v]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return Tensor(shape: [batch, inChannels, inputHeight, inputWidth], storage: gradInput)
+}

@@ -1,0 +1,84 @@
+// im2col and col2im: the data movement that turns a convolution into one GEMM per band of rows.
+
+/// For kernel column `kernelColumn`, the output columns whose input column lies inside the image:
+/// ox with 0 ≤ ox·s − p + kernelColumn < W. Outside that range the input is zero padding.
+@inline(__always)
+func validOutputColumns(kernelColumn: Int, width: Int, outputWidth: Int, stride: Int, padding: Int) -> Range<Int> {
+    let offset = padding - kernelColumn
+    let low = offset <= 0 ? 0 : (offset + stride - 1) / stride
+    let high = min(outputWidth, floorDivide(width - 1 + offset, stride) + 1)
+    return min(low, outputWidth) ..< max(high, min(low, outputWidth))
+}
+
+/// im2col for one item and a band of output rows: unfolded[(c·kh + u)·kw + v, (oy − band.lower)·ow + ox]
+/// = x[c, oy·sh − ph + u, ox·sw − pw + v], zero where that falls in the padding.
+///
+/// input `[C, H, W]` → unfolded `[C·kh·kw, band·ow]`. Channels are split over the cores; with stride 1
+/// each row segment is one contiguous copy.
+func unfold(_ input: UnsafePointer<Float>, height: Int, width: Int, shape: Conv2dShape,
+            outputRows band: Range<Int>, outputWidth: Int, into unfolded: UnsafeMutablePointer<Float>) {
+    let kernelHeight = shape.kernelHeight, kernelWidth = shape.kernelWidth
+    let strideHeight = shape.strideHeight, strideWidth = shape.strideWidth
+    let paddingHeight = shape.paddingHeight, paddingWidth = shape.paddingWidth
+    let bandColumns = band.count * outputWidth
+    forEachSlice(items: shape.inChannels, totalWork: shape.unfoldedRows * bandColumns) { channels in
+        for channel in channels {
+            let plane = input + channel * height * width
+            for u in 0 ..< kernelHeight {
+                for v in 0 ..< kernelWidth {
+                    let row = unfolded + ((channel * kernelHeight + u) * kernelWidth + v) * bandColumns
+                    let valid = validOutputColumns(kernelColumn: v, width: width, outputWidth: outputWidth,
+                                                   stride: strideWidth, padding: paddingWidth)
+                    for oy in band {
+                        let target = row + (oy - band.lowerBound) * outputWidth
+                        let iy = oy * strideHeight - paddingHeight + u
+                        if iy < 0 || iy >= height || valid.isEmpty {
+                            target.update(repeating: 0, count: outputWidth)
+                            continue
+                        }
+                        target.update(repeating: 0, count: valid.lowerBound)
+                        (target + valid.upperBound).update(repeating: 0, count: outputWidth - valid.upperBound)
+                        let source = plane + iy * width - paddingWidth + v
+                        if strideWidth == 1 {
+                            (target + valid.lowerBound).update(from: source + valid.lowerBound, count: valid.count)
+                        } else {
+                            for ox in valid { target[ox] = source[ox * strideWidth] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// col2im, the transpose of `unfold`: adds unfolded[(c·kh + u)·kw + v, (oy − band.lower)·ow + ox] to
+/// x[c, oy·sh − ph + u, ox·sw − pw + v] wherever that is inside the image (padding drops out).
+///
+/// unfolded `[C·kh·kw, band·ow]` → adds into `[C, H, W]`. One channel's rows all land in its own
+/// plane, so channels split over the cores without two workers writing the same element.
+func fold(_ unfolded: UnsafePointer<Float>, outputRows band: Range<Int>, outputWidth: Int, shape: Conv2dShape,
+          height: Int, width: Int, addingInto input: UnsafeMutablePointer<Float>) {
+    let kernelHeight = shape.kernelHeight, kernelWidth = shape.kernelWidth
+    let strideHeight = shape.strideHeight, strideWidth = shape.strideWidth
+    let paddingHeight = shape.paddingHeight, paddingWidth = shape.paddingWidth
+    let bandColumns = band.count * outputWidth
+    forEachSlice(items: shape.inChannels, totalWork: shape.unfoldedRows * bandColumns) { channels in
+        for channel in channels {
+            let plane = input + channel * height * width
+            for u in 0 ..< kernelHeight {
+                for v in 0 ..< kernelWidth {
+                    let row = unfolded + ((channel * kernelHeight + u) * kernelWidth + v) * bandColumns
+                    let valid = validOutputColumns(kernelColumn: v, width: width, outputWidth: outputWidth,
+                                                   stride: strideWidth, padding: paddingWidth)
+                    for oy in band {
+                        let iy = oy * strideHeight - paddingHeight + u
+                        if iy < 0 || iy >= height { continue }
+                        let source = row + (oy - band.lowerBound) * outputWidth
+                        let target = plane + iy * width - paddingWidth + v
+                        for ox in valid { target[ox * strideWidth] += source[ox] }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+// General matrix multiplication, the workhorse under convolution and the fully connected layers.
+
+/// Depth of one packed slab (KC): a 16-column panel of B, 256 × 16 floats = 16 KiB, stays in L1
+/// while the micro-kernel sweeps the 6-row panels of A over it.
+let gemmDepthBlock = 256
+/// Rows of C one parallel task covers (MC): its packed A block, 96 × 256 floats = 96 KiB, stays in L2.
+let gemmRowBlock = 96
+/// Columns of C packed at once (NC): bounds the packed B slab to 256 × 4096 floats = 4 MiB.
+let gemmColumnBlock = 4096
+
+/// Row-major matrix product C[M,N] = op(A)[M,K] · op(B)[K,N], added to C when `accumulate`.
+///
+/// op(A) is A stored `[M, K]` with leading dimension `lda`, or Aᵀ of A stored `[K, M]` when
+/// `transA`; likewise for B (`[K, N]`, or `[N, K]` when `transB`). C is `[M, N]` with leading
+/// dimension `ldc`. Leading dimensions may exceed the row width (sub-matrices of larger ones).
+///
+/// Blocked as in Goto & van de Geijn (2008): for each 4096-column block and 256-deep slab, op(B)
+/// and op(A) are packed into panels (in parallel), then the 6×16 SIMD16 micro-kernel runs over
+/// all tiles of C, tasks split over row blocks and column chunks on all cores. The sum runs in
+/// another order than `gemmNaive`, so results agree to rounding (about K · ε · max|term|).
+public func gemm(m: Int, n: Int, k: Int,
+                 a: UnsafePointer<Float>, lda: Int, transA: Bool,
+                 b: UnsafePointer<Float>, ldb: Int, transB: Bool,
+                 c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    checkGEMMArguments(m: m, n: n, k: k, lda: lda, transA: transA, ldb: ldb, transB: transB, ldc: ldc)
+    if m == 0 || n == 0 { return }
+    if k == 0 {
+        // An empty sum: C is zero, or unchanged when accumulating.
+        if !accumulate { for i in 0 ..< m { (c + i * ldc).update(repeating: 0, count: n) } }
+        return
+    }
+    let rowPanels = (m + gemmTileRows - 1) / gemmTileRows
+    let slabDepth = min(k, gemmDepthBlock)
+    let blockColumns = min(n, gemmColumnBlock)
+    let blockColumnPanels = (blockColumns + gemmTileColumns - 1) / gemmTileColumns
+    let packedA = UnsafeMutableRawPointer.allocate(
+        byteCount: rowPanels * gemmTileRows * slabDepth * 4, alignment: 64).bindMemory(to: Float.self, capacity: rowPanels * gemmTileRows * slabDepth)
+    let packedB = UnsafeMutableRawPointer.allocate(
+        byteCount: blockColumnPanels * gemmTileColumns * slabDepth * 4, alignment: 64).bindMemory(to: Float.self, capacity: blockColumnPanels * gemmTileColumns * slabDepth)
+    defer {
+        packedA.deallocate()
+        packedB.deallocate()
+    }
+    let panelsPerRowBlock = gemmRowBlock / gemmTileRows
+    let rowBlocks = (rowPanels + panelsPerRowBlock - 1) / panelsPerRowBlock
+
+    for column0 in stride(from: 0, to: n, by: gemmColumnBlock) {
+        let columns = min(gemmColumnBlock, n - column0)
+        let columnPanels = (columns + gemmTileColumns - 1) / gemmTileColumns
+        for depth0 in stride(from: 0, to: k, by: gemmDepthBlock) {
+            let depth = min(gemmDepthBlock, k - depth0)
+            // The first slab writes C unless the caller asked to add to it; later slabs add.
+            let overwrite = depth0 == 0 && !accumulate
+
+            forEachSlice(items: columnPanels, totalWork: columns * depth) { panels in
+                for panel in panels {
+                    let first = panel * gemmTileColumns
+                    packPanelOfB(b, ldb: ldb, transB: transB,
+                                 column0: column0 + first, columns: min(gemmTileColumns, columns - first),
+                                 depth0: depth0, depth: depth, into: packedB + panel * gemmTileColumns * depth)
+                }
+            }
+            forEachSlice(items: rowPanels, totalWork: m * depth) { panels in
+                for panel in panels {
+                    let first = panel * gemmTileRows
+                    packPanelOfA(a, lda: lda, transA: transA,
+                                 row0: first, rows: min(gemmTileRows, m - first),
+                                 depth0: depth0, depth: depth, into: packedA + panel * gemmTileRows * depth)
+                }
+            }
+
+            // Tasks: row blocks × column chunks, enough of them to keep every core busy.
+            let flops = 2 * m * columns * depth
+            let wanted = chunkCount(items: rowBlocks * columnPanels, totalWork: flops)
+            let columnChunks = min(columnPanels, max(1, (wanted + rowBlocks - 1) / rowBlocks))
+            let tasks = rowBlocks * columnChunks
+            let computeTask = { (task: Int) in
+                let rowPanelRange = evenSlice(task / columnChunks, of: rowBlocks, total: rowPanels)
+                let columnPanelRange = evenSlice(task % columnChunks, of: columnChunks, total: columnPanels)
+                for columnPanel in columnPanelRange {
+                    let firstColumn = columnPanel * gemmTileColumns
+                    let tileColumns = min(gemmTileColumns, columns - firstColumn)
+                    let panelB = packedB + columnPanel * gemmTileColumns * depth
+                    for rowPanel in rowPanelRange {
+                        let firstRow = rowPanel * gemmTileRows
+                        let tileRows = min(gemmTileRows, m - firstRow)
+                        let panelA = packedA + rowPanel * gemmTileRows * depth
+                        let tile = c + firstRow * ldc + column0 + firstColumn
+                        if tileRows == gemmTileRows && tileColumns == gemmTileColumns {
+                            gemmMicroKernel(depth: depth, packedA: panelA, packedB: panelB,
+                                            c: tile, ldc: ldc, overwrite: overwrite)
+                        } else {
+                            gemmEdgeTile(depth: depth, packedA: panelA, packedB: panelB, c: tile, ldc: ldc,
+                                         rows: tileRows, columns: tileColumns, overwrite: overwrite)
+                        }
+                    }
+                }
+            }
+            if tasks == 1 || flops < minimumParallelWork {
+                for task in 0 ..< tasks { computeTask(task) }
+            } else {
+                parallelFor(tasks, computeTask)
+            }
+        }
+    }
+}
+
+/// The plain triple loop of `gemm`: C[i,j] (+)= Σ_p op(A)[i,p] · op(B)[p,j], summed in order of p.
+public func gemmNaive(m: Int, n: Int, k: Int,
+                      a: UnsafePointer<Float>, lda: Int, transA: Bool,
+                      b: UnsafePointer<Float>, ldb: Int, transB: Bool,
+                      c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    checkGEMMArguments(m: m, n: n, k: k, lda: lda, transA: transA, ldb: ldb, transB: transB, ldc: ldc)
+    for i in 0 ..< m {
+        for j in 0 ..< n {
+            var sum: Float = 0
+            for p in 0 ..< k {
+                let left = transA ? a[p * lda + i] : a[i * lda + p]
+                let right = transB ? b[j * ldb + p] : b[p * ldb + j]
+                sum += left * right
+            }
+            c[i * ldc + j] = accumulate ? c[i * ldc + j] + sum : sum
+        }
+    }
+}
+
+/// Sizes must be non-negative and every leading dimension at least the width of its stored rows.
+@inline(__always)
+func checkGEMMArguments(m: Int, n: Int, k: Int, lda: Int, transA: Bool, ldb: Int, transB: Bool, ldc: Int) {
+    precondition(m >= 0 && n >= 0 && k >= 0, "gemm: negative size m \(m), n \(n), k \(k)")
+    precondition(lda >= max(1, transA ? m : k), "gemm: lda \(lda) below the row width")
+    precondition(ldb >= max(1, transB ? k : n), "gemm: ldb \(ldb) below the row width")
+    precondition(ldc >= max(1, n), "gemm: ldc \(ldc) below the row width")
+}

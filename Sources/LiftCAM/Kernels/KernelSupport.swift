@@ -1,0 +1,67 @@
+// Small helpers shared by the kernels: output allocation, work splitting, SIMD loads and stores.
+
+/// Sixteen floats: two AVX2 registers, the unit every fast kernel works in.
+typealias Float16Lanes = SIMD16<Float>
+
+/// Below this many elementary operations a kernel runs on the calling thread: handing work to
+/// Dispatch workers costs a few microseconds, more than such a job takes.
+let minimumParallelWork = 1 << 16
+
+/// Loads sixteen floats from a possibly unaligned address.
+@inline(__always)
+func loadLanes(_ pointer: UnsafePointer<Float>) -> Float16Lanes {
+    UnsafeRawPointer(pointer).loadUnaligned(as: Float16Lanes.self)
+}
+
+/// Stores sixteen floats to a possibly unaligned address.
+@inline(__always)
+func storeLanes(_ value: Float16Lanes, _ pointer: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: Float16Lanes.self)
+}
+
+/// The `index`-th of `parts` contiguous, nearly equal slices of `0..<total`.
+@inline(__always)
+func evenSlice(_ index: Int, of parts: Int, total: Int) -> Range<Int> {
+    let base = total / parts, extra = total % parts
+    let start = index * base + min(index, extra)
+    return start ..< start + base + (index < extra ? 1 : 0)
+}
+
+/// How many chunks to split `items` independent pieces of work into, given the total work in
+/// elementary operations: one when it is too small to share, otherwise a few per core so that a
+/// core slowed by another process does not hold the others up.
+@inline(__always)
+func chunkCount(items: Int, totalWork: Int) -> Int {
+    if items <= 1 || totalWork < minimumParallelWork || workerCount == 1 { return 1 }
+    return min(items, 4 * workerCount)
+}
+
+/// Runs `body(slice)` over `0..<items` split into `chunkCount(items:totalWork:)` slices, in parallel
+/// when there is more than one.
+@inline(__always)
+func forEachSlice(items: Int, totalWork: Int, _ body: (Range<Int>) -> Void) {
+    let chunks = chunkCount(items: items, totalWork: totalWork)
+    if chunks == 1 {
+        if items > 0 { body(0 ..< items) }
+        return
+    }
+    parallelFor(chunks) { chunk in body(evenSlice(chunk, of: chunks, total: items)) }
+}
+
+/// A tensor whose every element `fill` writes through the buffer it is given (no zero-fill first).
+@inline(__always)
+func makeTensor(shape: [Int], _ fill: (UnsafeMutableBufferPointer<Float>) -> Void) -> Tensor {
+    let count = shape.product
+    let storage = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+        fill(buffer)
+        initialized = count
+    }
+    return Tensor(shape: shape, storage: storage)
+}
+
+/// Floor division, also for negative numerators (as PyTorch's `div_rtn`).
+@inline(__always)
+func floorDivide(_ numerator: Int, _ denominator: Int) -> Int {
+    let quotient = numerator / denominator
+    return (numerator % denominator != 0 && (numerator < 0) != (denominator < 0)) ? quotient - 1 : quotient
+}
