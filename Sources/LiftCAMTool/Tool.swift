@@ -19,6 +19,13 @@ public enum Tool {
         run(arguments, console: .standard)
     }
 
+    /// Runs the tool with its output captured, for tests and embedding: `standardOutput` and
+    /// `standardError` receive the text (lines end in "\n"); progress is plain lines.
+    public static func run(_ arguments: [String], standardOutput: @escaping (String) -> Void,
+                           standardError: @escaping (String) -> Void) -> Int32 {
+        run(arguments, console: Console(out: standardOutput, error: standardError, errorIsTerminal: false))
+    }
+
     static func run(_ arguments: [String], console: Console) -> Int32 {
         guard let name = arguments.first, !["--help", "-h", "help"].contains(name) else {
             console.print(overview)

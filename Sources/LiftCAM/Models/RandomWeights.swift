@@ -55,3 +55,24 @@ func fnv1a(_ text: String) -> UInt64 {
     }
     return hash
 }
+
+extension RandomWeights {
+    /// Every tensor `architecture` needs, by state-dict key: a complete random state dict, e.g. to
+    /// write a weight directory with `writeWeightDirectory`.
+    public func stateDictionary(for architecture: Architecture) throws -> [String: Tensor] {
+        final class Recorder: WeightSource {
+            let inner: RandomWeights
+            var tensors: [String: Tensor] = [:]
+            init(_ inner: RandomWeights) { self.inner = inner }
+            func tensor(_ key: String, shape: [Int]) throws -> Tensor {
+                let tensor = try inner.tensor(key, shape: shape)
+                tensors[key] = tensor
+                return tensor
+            }
+            func unusedKeys(requested: Set<String>) -> [String] { [] }
+        }
+        let recorder = Recorder(self)
+        _ = try Network(architecture: architecture, weights: recorder)
+        return recorder.tensors
+    }
+}
