@@ -1,0 +1,133 @@
+import Foundation
+import LiftCAM
+import XCTest
+
+/// Parity with PyTorch, Captum and direct PyTorch transcriptions of each method, on the networks
+/// and inputs of Fixtures/ (made by Fixtures/generate.py; see Fixtures/README.md). Logits,
+/// activations, gradients, DeepLIFT contributions and coefficients agree to 1e-4 relative
+/// (max |Δ| / max |reference|); maps likewise; probabilities and AUCs of the metrics to 1e-4 absolute.
+final class PyTorchParityTests: XCTestCase {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    struct Case {
+        let model: String
+        let directory: URL
+        let info: JSONValue
+    }
+
+    /// Every reference case, skipping the test when the fixtures are absent.
+    func cases() throws -> [Case] {
+        let reference = Self.fixtures.appendingPathComponent("reference")
+        guard let models = try? FileManager.default.contentsOfDirectory(atPath: reference.path), !models.isEmpty else {
+            throw XCTSkip("no Fixtures/reference (run Fixtures/generate.py)")
+        }
+        var result: [Case] = []
+        for model in models.sorted() {
+            let modelDirectory = reference.appendingPathComponent(model)
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: modelDirectory.path)) ?? []
+            for name in names.sorted() where name.hasPrefix("case") {
+                let directory = modelDirectory.appendingPathComponent(name)
+                let text = try String(contentsOf: directory.appendingPathComponent("case.json"), encoding: .utf8)
+                result.append(Case(model: model, directory: directory, info: try JSONValue.parse(text)))
+            }
+        }
+        return result
+    }
+
+    func network(_ model: String) throws -> Network {
+        let directory = Self.fixtures.appendingPathComponent("models").appendingPathComponent(model)
+        return try Network(architecture: try Architecture.load(path: directory.appendingPathComponent("arch.json").path),
+                           weights: try WeightDirectory(path: directory.appendingPathComponent("weights").path))
+    }
+
+    func load(_ c: Case, _ name: String) throws -> Tensor? {
+        let path = c.directory.appendingPathComponent(name).path
+        return FileManager.default.fileExists(atPath: path) ? try readNPY(path: path) : nil
+    }
+
+    func assertClose(_ actual: [Float], _ expected: Tensor?, _ what: String, tolerance: Float = 1e-4,
+                     file: StaticString = #filePath, line: UInt = #line) {
+        guard let expected else { return }
+        XCTAssertEqual(actual.count, expected.count, what, file: file, line: line)
+        guard actual.count == expected.count else { return }
+        let error = relativeError(actual, expected.storage)
+        XCTAssertLessThan(error, tolerance, "\(what): relative error \(error)", file: file, line: line)
+    }
+
+    func testEngineAndMethodsMatchPyTorch() throws {
+        let methods: [(String, CAMMethod)] = [("lift", .lift), ("gradcam", .gradcam), ("gradcampp", .gradcampp),
+                                              ("xgradcam", .xgradcam), ("ablation", .ablation), ("scorecam", .scorecam),
+                                              ("shap_exact", .shapExact)]
+        var checked = 0
+        for c in try cases() {
+            let network = try network(c.info["model"]?.stringValue ?? c.model)
+            let input = try XCTUnwrap(try load(c, "input.npy"))
+            let layer = try XCTUnwrap(c.info["layer"]?.stringValue)
+            let target = try XCTUnwrap(c.info["target"]?.intValue)
+            let label = "\(c.model)/\(c.directory.lastPathComponent)"
+            let explainer = try Explainer(network: network, layer: layer, input: input)
+            assertClose(explainer.logits, try load(c, "logits.npy"), "\(label) logits")
+            assertClose(explainer.activations.storage, try load(c, "activations.npy"), "\(label) activations")
+            let head = targetHead(explainer.network.head, target: target)
+            assertClose(headGradient(head: head, activations: explainer.activations).storage,
+                        try load(c, "gradient.npy"), "\(label) gradient")
+            assertClose(deepLIFTContributions(head: head, activations: explainer.activations,
+                                              reference: Tensor(shape: explainer.activations.shape)).storage,
+                        try load(c, "lift_contributions.npy"), "\(label) DeepLIFT contributions (Captum)")
+            for (name, method) in methods {
+                guard let expected = try load(c, "coefficients_\(name).npy") else { continue }
+                let explanation = try explainer.explain(method, target: target)
+                assertClose(explanation.coefficients, expected, "\(label) α \(name)")
+                assertClose(explanation.map.storage, try load(c, "cam_\(name).npy"), "\(label) L \(name)")
+                if let saliency = try load(c, "saliency_\(name).npy") {
+                    let error = zip(explanation.saliency.storage, saliency.storage).map { abs($0 - $1) }.max() ?? 0
+                    XCTAssertLessThan(error, 1e-4, "\(label) s(u(L)) \(name)")
+                }
+                checked += 1
+            }
+        }
+        XCTAssertGreaterThan(checked, 10, "too few coefficient references were found")
+    }
+
+    /// The metrics of the evaluation (Eqs 11–14, insertion/deletion, Eq 15) against PyTorch
+    /// computations of the same definitions.
+    func testMetricsMatchPyTorch() throws {
+        var checked = 0
+        for c in try cases() {
+            let path = c.directory.appendingPathComponent("metrics.json").path
+            guard FileManager.default.fileExists(atPath: path) else { continue }
+            let metrics = try JSONValue.parse(try String(contentsOfFile: path, encoding: .utf8))
+            let network = try network(c.info["model"]?.stringValue ?? c.model)
+            let input = try XCTUnwrap(try load(c, "input.npy"))
+            let explainer = try Explainer(network: network, layer: c.info["layer"]?.stringValue, input: input)
+            let target = try XCTUnwrap(c.info["target"]?.intValue)
+            let box = c.info["box"]?.arrayValue.map { v in
+                BoundingBox(xMin: v[0].intValue!, yMin: v[1].intValue!, xMax: v[2].intValue!, yMax: v[3].intValue!)
+            }
+            for (name, expected) in metrics.objectValue ?? [] {
+                guard let method = CAMMethod(rawValue: name) else { continue }
+                let explanation = try explainer.explain(method, target: target)
+                let scores = scoreExplanation(network: explainer.network, input: input, target: target,
+                                              saliency: explanation.saliency, box: box)
+                let label = "\(c.model)/\(c.directory.lastPathComponent) \(name)"
+                XCTAssertEqual(scores.original, expected["Y"]!.doubleValue!, accuracy: 1e-4, "\(label) Y")
+                XCTAssertEqual(scores.explanation, expected["O"]!.doubleValue!, accuracy: 1e-4, "\(label) O")
+                XCTAssertEqual(scores.deletion, expected["D"]!.doubleValue!, accuracy: 1e-4, "\(label) D")
+                let insertion = expected["insertion_curve"]!.arrayValue!.map { $0.doubleValue! }
+                let deletion = expected["deletion_curve"]!.arrayValue!.map { $0.doubleValue! }
+                for i in insertion.indices {
+                    XCTAssertEqual(scores.insertionCurve[i], insertion[i], accuracy: 1e-4, "\(label) insertion step \(i)")
+                    XCTAssertEqual(scores.deletionCurve[i], deletion[i], accuracy: 1e-4, "\(label) deletion step \(i)")
+                }
+                XCTAssertEqual(scores.insertionAUC, expected["insertion_auc"]!.doubleValue!, accuracy: 1e-4, "\(label) insertion AUC")
+                XCTAssertEqual(scores.deletionAUC, expected["deletion_auc"]!.doubleValue!, accuracy: 1e-4, "\(label) deletion AUC")
+                if let game = expected["energy_pointing_game"]?.doubleValue {
+                    XCTAssertEqual(scores.energyPointingGame ?? -1, game, accuracy: 1e-2, "\(label) pointing game (%)")
+                }
+                checked += 1
+            }
+        }
+        if checked == 0 { throw XCTSkip("no metrics.json in the fixtures") }
+    }
+}
