@@ -21,16 +21,17 @@ enum DemoCommand {
         example: "liftcam demo --out liftcam-demo   (then open liftcam-demo/index.html)")
 
     static func run(_ arguments: ParsedArguments, console: Console) throws {
-        let fixtures = try locateFixtures()
-        let model = pathInDirectory(fixtures, modelFolder), data = pathInDirectory(fixtures, dataFolder)
-        let archPath = pathInDirectory(model, "arch.json")
-        let network = try loadNetwork(arch: archPath, weights: pathInDirectory(model, "weights"))
+        // The options first: a usage error is reported as such even where the fixtures are missing.
         let methodText = arguments.value("method") ?? "all"
         var methods = try ExplainCommand.parseMethods(methodText)
         let imageCount = try arguments.int("images", default: 4, minimum: 1)
         var options = MethodOptions(orderings: try arguments.int("orderings", default: 200, minimum: 1),
                                     seed: try arguments.seed())
         let directory = arguments.value("out") ?? "liftcam-demo"
+        let fixtures = try locateFixtures()
+        let model = pathInDirectory(fixtures, modelFolder), data = pathInDirectory(fixtures, dataFolder)
+        let archPath = pathInDirectory(model, "arch.json")
+        let network = try loadNetwork(arch: archPath, weights: pathInDirectory(model, "weights"))
         let images = try readDemoManifest(pathInDirectory(data, "manifest.csv"), limit: imageCount,
                                           classCount: network.architecture.classCount)
         let inputShape = network.architecture.inputShape
