@@ -17,8 +17,10 @@ enum ExplainCommand {
             OptionSpec(name: "lime-samples", valueName: "N", help: "coalitions lime samples (default K, as the official code)"),
             OptionSpec(name: "xgrad-normalized", valueName: nil, help: "XGrad-CAM divided by ΣA_k, as its own paper (default: Eq 10 literally)"),
             OptionSpec(name: "json", valueName: "FILE|-", help: "write the results as JSON to FILE or standard output"),
+            OptionSpec(name: "out", valueName: "DIR", help: "write per method <m>_jet.png, <m>_viridis.png, <m>_overlay.png, <m>_cam.npy, and report.html"),
+            OptionSpec(name: "no-metrics", valueName: nil, help: "with --out: leave the faithfulness metrics out of the report (85 forward passes per method)"),
         ] + Preprocessing.options,
-        example: "liftcam explain --arch vgg16 --weights weights/vgg16 --input cat.png --method lift,gradcam --json -")
+        example: "liftcam explain --arch vgg16 --weights weights/vgg16 --input cat.png --method all --out cat-report")
 
     static func run(_ arguments: ParsedArguments, console: Console) throws {
         let network = try loadNetwork(arch: arguments.required("arch"), weights: arguments.required("weights"))
@@ -38,12 +40,24 @@ enum ExplainCommand {
                                           skipUnaffordable: arguments.value("method") == "all", console: console)
         let result = explanationJSON(arch: arguments.required("arch"), explainer: explainer, target: target,
                                      explanations: explanations, classNames: network.architecture.classNames)
+        if let directory = arguments.value("out") {
+            let record = try ExplanationRecord(
+                title: lastPathComponent(inputPath), arch: arguments.required("arch"), explainer: explainer, target: target,
+                classNames: network.architecture.classNames, picture: input.image,
+                explanations: explanations, measure: !arguments.flag("no-metrics"), console: console)
+            try writeExplanationOutputs(record, to: directory)
+        }
         if let destination = arguments.value("json") {
             try emitJSON(result, to: destination, console: console)
         }
         if arguments.value("json") != "-" {
             console.print(summary(explainer: explainer, target: target, explanations: explanations,
                                   classNames: network.architecture.classNames))
+        }
+        if let directory = arguments.value("out") {
+            // Standard output may be the JSON: the location then goes to standard error.
+            let line = "report: \(pathInDirectory(directory, "report.html"))"
+            if arguments.value("json") == "-" { console.printError(line) } else { console.print(line) }
         }
     }
 

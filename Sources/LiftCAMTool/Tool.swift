@@ -11,6 +11,7 @@ public enum Tool {
     static let commands: [Command] = [
         Command(spec: ForwardCommand.spec, run: ForwardCommand.run),
         Command(spec: ExplainCommand.spec, run: ExplainCommand.run),
+        Command(spec: DemoCommand.spec, run: DemoCommand.run),
     ]
 
     /// Runs the tool on `arguments` (without the program name) and returns the exit status:

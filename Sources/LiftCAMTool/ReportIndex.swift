@@ -1,0 +1,69 @@
+import LiftCAM
+import Foundation
+
+/// The demo's index.html, self-contained like the reports: the mean faithfulness of each method
+/// over the images (the paper's Tables 3 and 4 in miniature), then one row per image with its
+/// overlays for every method, linking to the image's own report.
+func demoIndexHTML(pages: [DemoPage], arch: String) -> String {
+    guard let first = pages.first?.record else { return htmlHead(title: "LiftCAM demo") + "</body>\n</html>\n" }
+    let shape = first.explainer.activations.shape   // [K, h, w]
+    let methods = first.methods.map(\.explanation.method)
+    var html = htmlHead(title: "LiftCAM demo")
+    html += "<h1>LiftCAM demo <small>\(pages.count) image\(pages.count == 1 ? "" : "s") × \(methods.count) methods</small></h1>\n"
+    html += "<p>Model \(escapeHTML(arch)), layer \(escapeHTML(first.explainer.network.layer)) (K = \(shape[0]) maps of \(shape[1]) × \(shape[2])). Each image is explained for its predicted class; click an image for its full report (coefficients, heatmaps, curves).</p>\n"
+
+    html += "<h2>Mean over the images</h2>\n" + summaryTable(pages: pages, methods: methods)
+
+    html += "<h2>Overlays</h2>\n<table>\n<tr><th>image</th><th>true</th><th>predicted</th>"
+    html += methods.map { "<th>\(escapeHTML($0.rawValue))</th>" }.joined() + "</tr>\n"
+    let height = first.explainer.input.shape[1], width = first.explainer.input.shape[2]
+    let thumbnail = width > 112 ? 112 : max(width, 96)   // pixels shown per picture
+    for page in pages {
+        let record = page.record
+        let link = escapeHTML(page.folder + "/report.html")
+        html += "<tr><td><a href=\"\(link)\">"
+        html += imageTag(record.picturePNG, width: width, height: height, alt: record.title, shownWidth: thumbnail)
+        html += "<br>\(escapeHTML(record.title))</a></td>"
+        html += "<td>\(escapeHTML(record.label.map { classText($0, record.classNames) } ?? "–"))</td>"
+        html += "<td>\(escapeHTML(classText(record.explainer.predictedClass, record.classNames)))</td>"
+        for outputs in record.methods {
+            html += "<td>" + imageTag(outputs.overlayPNG, width: width, height: height,
+                                      alt: "\(outputs.explanation.method.rawValue) overlay", shownWidth: thumbnail) + "</td>"
+        }
+        html += "</tr>\n"
+    }
+    html += "</table>\n"
+    html += "<footer>Written by liftcam demo, a Swift implementation of LIFT-CAM (Jung &amp; Oh, ICCV 2021).</footer>\n"
+    return html + "</body>\n</html>\n"
+}
+
+/// Per method, `MethodSummary` of the per-image scores: increase in confidence (Eq 12), average
+/// drop (Eq 13), average drop in deletion (Eq 14), insertion and deletion AUC, time per image.
+private func summaryTable(pages: [DemoPage], methods: [CAMMethod]) -> String {
+    let summaries: [(CAMMethod, MethodSummary)] = methods.enumerated().compactMap { index, method in
+        let scores = pages.compactMap { page in
+            page.record.methods.indices.contains(index) ? page.record.methods[index].scores : nil
+        }
+        return scores.count == pages.count ? (method, MethodSummary(scores)) : nil
+    }
+    guard !summaries.isEmpty else { return "<p>No metrics were measured.</p>\n" }
+    var columns: [(String, (MethodSummary) -> Double, Bool)] = [
+        ("IIC % ↑", \.increaseInConfidence, true), ("AD % ↓", \.averageDrop, false),
+        ("ADD % ↑", \.averageDropInDeletion, true), ("insertion AUC ↑", \.insertionAUC, true),
+        ("deletion AUC ↓", \.deletionAUC, false),
+    ]
+    if summaries.allSatisfy({ $0.1.energyPointingGame != nil }) {
+        columns.append(("pointing game % ↑", { $0.energyPointingGame ?? 0 }, true))
+    }
+    var html = "<table>\n<tr><th>method</th>" + columns.map { "<th>\($0.0)</th>" }.joined() + "<th>time / image</th></tr>\n"
+    for (method, summary) in summaries {
+        html += "<tr><th>\(escapeHTML(method.rawValue))</th>"
+        for (_, value, largerIsBetter) in columns {
+            html += numberCell(value(summary), among: summaries.map { value($0.1) }, largerIsBetter: largerIsBetter, decimals: 2)
+        }
+        html += "<td class=\"n\">\(formatSeconds(summary.secondsPerImage))</td></tr>\n"
+    }
+    html += "</table>\n"
+    html += "<p class=\"note\">IIC: share of images where the map alone raises the class probability (Eq 12). AD: mean relative drop of that probability when only the map's region is kept (Eq 13). ADD: mean relative drop when that region is muted instead (Eq 14). Insertion/deletion AUC: Section 4.3.2. Pointing game: the share of the map's energy inside the object's box (Eq 15), over the images that have one. With a handful of images these are anecdotes; <code>liftcam evaluate</code> measures a dataset.</p>\n"
+    return html
+}

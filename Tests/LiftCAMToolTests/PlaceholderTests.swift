@@ -1,2 +1,0 @@
-import XCTest
-final class LiftCAMToolTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }
