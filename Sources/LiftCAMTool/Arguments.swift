@@ -13,13 +13,16 @@ struct CommandSpec {
     let summary: String
     let options: [OptionSpec]
     let example: String
+    /// How the usage line names the arguments without "--" (e.g. "FILE.json..."); nil when the
+    /// command takes none.
+    var positionals: String? = nil
 
     var usageLine: String {
         let parts = options.map { option -> String in
             let text = "--\(option.name)" + (option.valueName.map { " \($0)" } ?? "")
             return option.required ? text : "[\(text)]"
         }
-        return "usage: liftcam \(name) " + parts.joined(separator: " ")
+        return "usage: liftcam \(name) " + ((positionals.map { [$0] } ?? []) + parts).joined(separator: " ")
     }
 
     var help: String {
@@ -46,6 +49,8 @@ enum ToolError: Error {
 struct ParsedArguments {
     var values: [String: String] = [:]
     var flags: Set<String> = []
+    /// The arguments without "--", in order (only for commands whose spec has `positionals`).
+    var positionals: [String] = []
     var helpRequested = false
 
     func value(_ name: String) -> String? { values[name] }
@@ -81,7 +86,9 @@ func parseArguments(_ arguments: [String], for spec: CommandSpec) throws -> Pars
             return parsed
         }
         guard argument.hasPrefix("--") else {
-            throw ToolError.usage("unexpected argument '\(argument)'")
+            guard spec.positionals != nil else { throw ToolError.usage("unexpected argument '\(argument)'") }
+            parsed.positionals.append(argument)
+            continue
         }
         var name = String(argument.dropFirst(2))
         var inlineValue: String?

@@ -11,6 +11,8 @@ public enum Tool {
     static let commands: [Command] = [
         Command(spec: ForwardCommand.spec, run: ForwardCommand.run),
         Command(spec: ExplainCommand.spec, run: ExplainCommand.run),
+        Command(spec: EvaluateCommand.spec, run: EvaluateCommand.run),
+        Command(spec: MergeCommand.spec, run: MergeCommand.run),
         Command(spec: DemoCommand.spec, run: DemoCommand.run),
     ]
 

@@ -70,6 +70,43 @@ public func scoreExplanation(network: SplitNetwork, input: Tensor, target: Int, 
                        cosineToSHAP: cosineToSHAP, seconds: seconds)
 }
 
+/// The numbers of one explanation of one image that the tables average: everything of
+/// `ImageScores` but the curves, which enter only through their areas. A run's results keep these
+/// per image, so shards of a run can be merged into exactly the numbers of the whole run.
+public struct ImageMeasures: Equatable, Sendable {
+    /// Y^c, O^c and D^c (Eqs 12–14).
+    public var original, explanation, deletion: Double
+    /// Table 4: the areas under the insertion and deletion curves.
+    public var insertionAUC, deletionAUC: Double
+    /// Eq 15 (%), or nil when the image has no box.
+    public var energyPointingGame: Double?
+    /// Table 2: cos(α, α^SHAP-CAM), or nil when not measured.
+    public var cosineToSHAP: Double?
+    /// Seconds the method took for its coefficients.
+    public var seconds: Double
+
+    public init(original: Double, explanation: Double, deletion: Double, insertionAUC: Double, deletionAUC: Double,
+                energyPointingGame: Double?, cosineToSHAP: Double?, seconds: Double) {
+        self.original = original
+        self.explanation = explanation
+        self.deletion = deletion
+        self.insertionAUC = insertionAUC
+        self.deletionAUC = deletionAUC
+        self.energyPointingGame = energyPointingGame
+        self.cosineToSHAP = cosineToSHAP
+        self.seconds = seconds
+    }
+}
+
+extension ImageScores {
+    /// What the tables average of these scores.
+    public var measures: ImageMeasures {
+        ImageMeasures(original: original, explanation: explanation, deletion: deletion, insertionAUC: insertionAUC,
+                      deletionAUC: deletionAUC, energyPointingGame: energyPointingGame, cosineToSHAP: cosineToSHAP,
+                      seconds: seconds)
+    }
+}
+
 /// The paper's tables for one method over a set of images: means of the per-image scores.
 public struct MethodSummary: Equatable, Sendable {
     public var images: Int
@@ -83,19 +120,43 @@ public struct MethodSummary: Equatable, Sendable {
     public var cosineToSHAP: Double?
     public var secondsPerImage: Double
 
-    /// Summarises per-image scores, in the order given: callers pass them in image order, so a run
-    /// split into shards and merged sums the same numbers in the same order as one run.
+    /// Summarises per-image scores, in the order given (see `init(measures:)`).
     public init(_ scores: [ImageScores]) {
-        let y = scores.map(\.original), o = scores.map(\.explanation), d = scores.map(\.deletion)
-        images = scores.count
+        self.init(measures: scores.map(\.measures))
+    }
+
+    /// Summarises per-image measures, in the order given: callers pass them in image order, so a
+    /// run split into shards and merged sums the same numbers in the same order as one run.
+    public init(measures: [ImageMeasures]) {
+        let y = measures.map(\.original), o = measures.map(\.explanation), d = measures.map(\.deletion)
+        images = measures.count
         increaseInConfidence = LiftCAM.increaseInConfidence(original: y, explanation: o)
         averageDrop = LiftCAM.averageDrop(original: y, explanation: o)
         averageDropInDeletion = LiftCAM.averageDropInDeletion(original: y, deletion: d)
-        insertionAUC = mean(scores.map(\.insertionAUC)) ?? 0
-        deletionAUC = mean(scores.map(\.deletionAUC)) ?? 0
-        energyPointingGame = mean(scores.compactMap(\.energyPointingGame))
-        cosineToSHAP = mean(scores.compactMap(\.cosineToSHAP))
-        secondsPerImage = mean(scores.map(\.seconds)) ?? 0
+        insertionAUC = mean(measures.map(\.insertionAUC)) ?? 0
+        deletionAUC = mean(measures.map(\.deletionAUC)) ?? 0
+        energyPointingGame = mean(measures.compactMap(\.energyPointingGame))
+        cosineToSHAP = mean(measures.compactMap(\.cosineToSHAP))
+        secondsPerImage = mean(measures.map(\.seconds)) ?? 0
+    }
+
+    /// Table 1: a randomised method run R times over the same images (SHAP-CAM with seeds S, S+1,
+    /// …). Each run is summarised on its own, then every number is the mean of the R summaries, in
+    /// run order. `runs[r]` holds run r's measures in image order. One run gives `init(measures:)`
+    /// exactly.
+    public init(runs: [[ImageMeasures]]) {
+        precondition(!runs.isEmpty, "at least one run")
+        let summaries = runs.map { MethodSummary(measures: $0) }
+        precondition(Set(summaries.map(\.images)).count == 1, "every run covers the same images")
+        images = summaries[0].images
+        increaseInConfidence = mean(summaries.map(\.increaseInConfidence))!
+        averageDrop = mean(summaries.map(\.averageDrop))!
+        averageDropInDeletion = mean(summaries.map(\.averageDropInDeletion))!
+        insertionAUC = mean(summaries.map(\.insertionAUC))!
+        deletionAUC = mean(summaries.map(\.deletionAUC))!
+        energyPointingGame = mean(summaries.compactMap(\.energyPointingGame))
+        cosineToSHAP = mean(summaries.compactMap(\.cosineToSHAP))
+        secondsPerImage = mean(summaries.map(\.secondsPerImage))!
     }
 }
 
