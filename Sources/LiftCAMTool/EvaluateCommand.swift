@@ -27,7 +27,7 @@ enum EvaluateCommand {
             sharedOption("orderings"),
             OptionSpec(name: "repeats", valueName: "R", help: "runs of shap/lime with seeds S, S+1, …: each run's metrics, then their mean (Table 1; default 1)"),
             OptionSpec(name: "reference-orderings", valueName: "N", help: "|Π| of the SHAP-CAM reference for the cosine (Table 2; default 1000, 0: off)"),
-            OptionSpec(name: "reference-seed", valueName: "S", help: "seed of the reference's orderings (default: --seed)"),
+            OptionSpec(name: "reference-seed", valueName: "S", help: "seed of the reference's orderings (default: --seed + 1000003, so no shap row shares its orderings)"),
             sharedOption("seed"), sharedOption("lime-samples"), sharedOption("xgrad-normalized"),
             OptionSpec(name: "json", valueName: "FILE|-", help: "write the results (with per-image scores, for merging) as JSON"),
             OptionSpec(name: "per-image", valueName: "FILE.jsonl", help: "one JSON line per image and method: Y, O, D, curves, AUCs, pointing, cosine"),
@@ -51,7 +51,9 @@ enum EvaluateCommand {
         let repeats = try arguments.int("repeats", default: 1, minimum: 1)
         let referenceOrderings = try arguments.int("reference-orderings", default: 1000, minimum: 0)
         let options = try ExplainCommand.methodOptions(arguments)
-        let referenceSeed = arguments.value("reference-seed") == nil ? options.seed : try arguments.seed("reference-seed")
+        // The reference must not reuse the orderings of a `shap` row (the first N of the same stream),
+        // or that row's cosine would be biased upward: by default it draws from another seed.
+        let referenceSeed = arguments.value("reference-seed") == nil ? options.seed &+ 1_000_003 : try arguments.seed("reference-seed")
         let jsonDestination = arguments.value("json"), perImagePath = arguments.value("per-image")
         if perImagePath == "-" { throw ToolError.usage("--per-image needs a file name (standard output carries the table or the JSON)") }
         for path in [jsonDestination, perImagePath].compactMap({ $0 }) where path != "-" { try checkWritable(path) }
