@@ -72,14 +72,15 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: Conv2d
     let outChannels = shape.outChannels, rows = shape.unfoldedRows
     let planeSize = outputHeight * outputWidth, inputItemSize = shape.inChannels * height * width
     let bandRows = convolutionBandRows(rows: rows, outputHeight: outputHeight, outputWidth: outputWidth)
-    var unfolded = [Float](repeating: 0, count: shape.isPointwise ? 0 : rows * bandRows * outputWidth)
+    // Every element is written by `unfold` before the GEMM reads it: no zero-fill needed.
+    let columns = UnsafeMutablePointer<Float>.allocate(capacity: shape.isPointwise ? 0 : rows * bandRows * outputWidth)
+    defer { columns.deallocate() }                                   // [C·kh·kw, band·ow]
 
     return makeTensor(shape: [batch, outChannels, outputHeight, outputWidth]) { output in
         let out = output.baseAddress!                                 // [N, O, oh, ow]
         fillChannels(out, batch: batch, channels: outChannels, planeSize: planeSize, bias: bias)
         input.storage.withUnsafeBufferPointer { inputBuffer in
         weight.storage.withUnsafeBufferPointer { weightBuffer in
-        unfolded.withUnsafeMutableBufferPointer { unfoldedBuffer in
             let x = inputBuffer.baseAddress!, w = weightBuffer.baseAddress!  // [N, C, H, W], [O, C·kh·kw]
             for item in 0 ..< batch {
                 let itemInput = x + item * inputItemSize, itemOutput = out + item * outChannels * planeSize
@@ -88,7 +89,6 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: Conv2d
                          b: itemInput, ldb: planeSize, transB: false, c: itemOutput, ldc: planeSize, accumulate: true)
                     continue
                 }
-                let columns = unfoldedBuffer.baseAddress!             // [C·kh·kw, band·ow]
                 for firstRow in stride(from: 0, to: outputHeight, by: bandRows) {
                     let band = firstRow ..< min(outputHeight, firstRow + bandRows)
                     let bandColumns = band.count * outputWidth
@@ -99,7 +99,7 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: Conv2d
                          c: itemOutput + firstRow * outputWidth, ldc: planeSize, accumulate: true)
                 }
             }
-        }}}
+        }}
     }
 }
 
@@ -117,13 +117,14 @@ public func conv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, shape: Con
     let outChannels = shape.outChannels, rows = shape.unfoldedRows
     let planeSize = outputHeight * outputWidth, inputItemSize = shape.inChannels * inputHeight * inputWidth
     let bandRows = convolutionBandRows(rows: rows, outputHeight: outputHeight, outputWidth: outputWidth)
-    var unfolded = [Float](repeating: 0, count: shape.isPointwise ? 0 : rows * bandRows * outputWidth)
+    // Every element is written by the GEMM (accumulate: false) before `fold` reads it.
+    let columns = UnsafeMutablePointer<Float>.allocate(capacity: shape.isPointwise ? 0 : rows * bandRows * outputWidth)
+    defer { columns.deallocate() }                                   // [C·kh·kw, band·ow]
     var gradInput = Tensor(shape: [batch, shape.inChannels, inputHeight, inputWidth])
 
     gradInput.storage.withUnsafeMutableBufferPointer { gradInputBuffer in
     gradOutput.storage.withUnsafeBufferPointer { gradOutputBuffer in
     weight.storage.withUnsafeBufferPointer { weightBuffer in
-    unfolded.withUnsafeMutableBufferPointer { unfoldedBuffer in
         let dx = gradInputBuffer.baseAddress!, dy = gradOutputBuffer.baseAddress!  // [N,C,H,W], [N,O,oh,ow]
         let w = weightBuffer.baseAddress!                                            // [O, C·kh·kw]
         for item in 0 ..< batch {
@@ -133,7 +134,6 @@ public func conv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, shape: Con
                      b: itemGradOutput, ldb: planeSize, transB: false, c: itemGradInput, ldc: planeSize, accumulate: false)
                 continue
             }
-            let columns = unfoldedBuffer.baseAddress!                 // [C·kh·kw, band·ow]
             for firstRow in stride(from: 0, to: outputHeight, by: bandRows) {
                 let band = firstRow ..< min(outputHeight, firstRow + bandRows)
                 let bandColumns = band.count * outputWidth
@@ -144,7 +144,7 @@ public func conv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, shape: Con
                      height: inputHeight, width: inputWidth, addingInto: itemGradInput)
             }
         }
-    }}}}
+    }}}
     return gradInput
 }
 
