@@ -33,10 +33,8 @@ public func gemm(m: Int, n: Int, k: Int,
     let slabDepth = min(k, gemmDepthBlock)
     let blockColumns = min(n, gemmColumnBlock)
     let blockColumnPanels = (blockColumns + gemmTileColumns - 1) / gemmTileColumns
-    let packedA = UnsafeMutableRawPointer.allocate(
-        byteCount: rowPanels * gemmTileRows * slabDepth * 4, alignment: 64).bindMemory(to: Float.self, capacity: rowPanels * gemmTileRows * slabDepth)
-    let packedB = UnsafeMutableRawPointer.allocate(
-        byteCount: blockColumnPanels * gemmTileColumns * slabDepth * 4, alignment: 64).bindMemory(to: Float.self, capacity: blockColumnPanels * gemmTileColumns * slabDepth)
+    let packedA = allocateAlignedFloats(rowPanels * gemmTileRows * slabDepth)              // [panels, depth, 6]
+    let packedB = allocateAlignedFloats(blockColumnPanels * gemmTileColumns * slabDepth)   // [panels, depth, 16]
     defer {
         packedA.deallocate()
         packedB.deallocate()
@@ -52,20 +50,20 @@ public func gemm(m: Int, n: Int, k: Int,
             // The first slab writes C unless the caller asked to add to it; later slabs add.
             let overwrite = depth0 == 0 && !accumulate
 
-            forEachSlice(items: columnPanels, totalWork: columns * depth) { panels in
+            // Pack the slab's panels of B, then of A, in one parallel pass (one hand-off, not two).
+            forEachSlice(items: columnPanels + rowPanels, totalWork: (columns + m) * depth) { panels in
                 for panel in panels {
-                    let first = panel * gemmTileColumns
-                    packPanelOfB(b, ldb: ldb, transB: transB,
-                                 column0: column0 + first, columns: min(gemmTileColumns, columns - first),
-                                 depth0: depth0, depth: depth, into: packedB + panel * gemmTileColumns * depth)
-                }
-            }
-            forEachSlice(items: rowPanels, totalWork: m * depth) { panels in
-                for panel in panels {
-                    let first = panel * gemmTileRows
-                    packPanelOfA(a, lda: lda, transA: transA,
-                                 row0: first, rows: min(gemmTileRows, m - first),
-                                 depth0: depth0, depth: depth, into: packedA + panel * gemmTileRows * depth)
+                    if panel < columnPanels {
+                        let first = panel * gemmTileColumns
+                        packPanelOfB(b, ldb: ldb, transB: transB,
+                                     column0: column0 + first, columns: min(gemmTileColumns, columns - first),
+                                     depth0: depth0, depth: depth, into: packedB + panel * gemmTileColumns * depth)
+                    } else {
+                        let first = (panel - columnPanels) * gemmTileRows
+                        packPanelOfA(a, lda: lda, transA: transA,
+                                     row0: first, rows: min(gemmTileRows, m - first),
+                                     depth0: depth0, depth: depth, into: packedA + (panel - columnPanels) * gemmTileRows * depth)
+                    }
                 }
             }
 
