@@ -21,24 +21,29 @@ func benchmarkGEMM(m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = 
             fast: { run(true) }, naive: { run(false) })
 }
 
-/// One VGG-like convolution layer (3×3, padding 1, batch 1), forward or input gradient.
-func benchmarkConvolution(_ inChannels: Int, _ outChannels: Int, size: Int, backward: Bool = false,
-                          repetitions: Int) {
+/// One convolution layer (k×k, "same" padding), forward or input gradient, on a batch; the naive twin
+/// runs on the first item only when the batch has more.
+func benchmarkConvolution(_ inChannels: Int, _ outChannels: Int, size: Int, kernel: Int = 3, batch: Int = 1,
+                          backward: Bool = false, repetitions: Int) {
     guard isSelected(backward ? "conv2dBackwardInput" : "conv2d") else { return }
-    let shape = Conv2dShape(inChannels: inChannels, outChannels: outChannels, kernelHeight: 3, kernelWidth: 3,
-                            paddingHeight: 1, paddingWidth: 1)
-    let x = benchTensor([1, inChannels, size, size], seed: 3), weight = benchTensor([outChannels, inChannels, 3, 3], seed: 4)
-    let bias = benchTensor([outChannels], seed: 5), dy = benchTensor([1, outChannels, size, size], seed: 6)
-    let flops = 2.0 * Double(outChannels * inChannels * 9 * size * size)
-    let label = "\(inChannels)→\(outChannels) 3×3 on \(size)×\(size)"
+    let shape = Conv2dShape(inChannels: inChannels, outChannels: outChannels, kernelHeight: kernel, kernelWidth: kernel,
+                            paddingHeight: kernel / 2, paddingWidth: kernel / 2)
+    let weight = benchTensor([outChannels, inChannels, kernel, kernel], seed: 4), bias = benchTensor([outChannels], seed: 5)
+    let x = benchTensor([batch, inChannels, size, size], seed: 3), dy = benchTensor([batch, outChannels, size, size], seed: 6)
+    let first = x.item(0).batched, firstGradient = dy.item(0).batched
+    let flops = 2.0 * Double(batch * outChannels * inChannels * kernel * kernel * size * size)
+    let label = "\(inChannels)→\(outChannels) \(kernel)×\(kernel) on \(size)×\(size)" + (batch > 1 ? ", N = \(batch)" : "")
+    let naiveSize = batch > 1 ? "N = 1" : "same", naiveShare = 1 / Double(batch)
     if backward {
         measure("conv2dBackwardInput", label, work: .flops(flops), repetitions: repetitions,
+                naiveSize: naiveSize, naiveShare: naiveShare,
                 fast: { _ = conv2dBackwardInput(dy, weight: weight, shape: shape, inputHeight: size, inputWidth: size) },
-                naive: { _ = conv2dBackwardInputNaive(dy, weight: weight, shape: shape, inputHeight: size, inputWidth: size) })
+                naive: { _ = conv2dBackwardInputNaive(firstGradient, weight: weight, shape: shape, inputHeight: size, inputWidth: size) })
     } else {
         measure("conv2d", label, work: .flops(flops), repetitions: repetitions,
+                naiveSize: naiveSize, naiveShare: naiveShare,
                 fast: { _ = conv2d(x, weight: weight, bias: bias, shape: shape) },
-                naive: { _ = conv2dNaive(x, weight: weight, bias: bias, shape: shape) })
+                naive: { _ = conv2dNaive(first, weight: weight, bias: bias, shape: shape) })
     }
 }
 
@@ -57,6 +62,9 @@ benchmarkConvolution(64, 64, size: 56, repetitions: 10)
 benchmarkConvolution(256, 256, size: 28, repetitions: 5)
 benchmarkConvolution(512, 512, size: 14, repetitions: 5)
 benchmarkConvolution(512, 512, size: 14, backward: true, repetitions: 5)
+benchmarkConvolution(512, 512, size: 14, batch: 8, repetitions: 3)
+benchmarkConvolution(2048, 512, size: 7, kernel: 1, batch: 16, repetitions: 5)
+benchmarkConvolution(2048, 512, size: 7, kernel: 1, batch: 16, backward: true, repetitions: 5)
 
 if isSelected("linear") {
     // VGG16's first fully connected layer, 25088 → 4096: 411 MB of weights, read once per call.
