@@ -6,7 +6,7 @@ import XCTest
 final class KernelConvolutionTests: XCTestCase {
     /// A random layer: kernels 1×1, 3×3, 5×5, 7×7, 1×3, 3×1; strides 1–3; paddings 0–3; batch 1–3;
     /// odd sizes; the input grown where needed so the output has at least one element.
-    private func randomLayer(_ random: inout SplitMix64) -> (shape: Conv2dShape, batch: Int, height: Int, width: Int) {
+    private func randomLayer(_ random: inout KernelTestRandom) -> (shape: Conv2dShape, batch: Int, height: Int, width: Int) {
         let (kernelHeight, kernelWidth) = random.pick([(1, 1), (3, 3), (5, 5), (7, 7), (1, 3), (3, 1)])
         let shape = Conv2dShape(inChannels: random.pick([1, 2, 3, 5, 17]), outChannels: random.pick([1, 2, 7, 16, 33]),
                                 kernelHeight: kernelHeight, kernelWidth: kernelWidth,
@@ -53,7 +53,7 @@ final class KernelConvolutionTests: XCTestCase {
     /// 30 random layers, forward and backward. Tolerance: max |Δ| ≤ 1e-5 · (1 + max |reference|)
     /// (sums of up to 17·7·7 products of values in [-1, 1], in two orders).
     func testConvolutionMatchesNaiveOnRandomLayers() {
-        var random = SplitMix64(seed: 0xC0 as UInt64)
+        var random = KernelTestRandom(seed: 0xC0 as UInt64)
         for trial in 0 ..< 30 {
             let (shape, batch, height, width) = randomLayer(&random)
             let x = random.tensor([batch, shape.inChannels, height, width])
@@ -76,7 +76,7 @@ final class KernelConvolutionTests: XCTestCase {
     /// The backward pass is the transpose of the forward: ⟨conv(x), g⟩ = ⟨x, convᵀ(g)⟩ (no bias),
     /// to 1e-6 of Σ |products| — checks the naive backward independently of the fast one.
     func testBackwardIsTransposeOfForward() {
-        var random = SplitMix64(seed: 0xAD)
+        var random = KernelTestRandom(seed: 0xAD)
         for trial in 0 ..< 20 {
             let (shape, batch, height, width) = randomLayer(&random)
             let x = random.tensor([batch, shape.inChannels, height, width])
@@ -96,7 +96,7 @@ final class KernelConvolutionTests: XCTestCase {
     /// a batch with small planes is grouped, 300·3·3 rows × 961 columns allowing 3 items per group,
     /// so 4 items make a full group and a partial one.
     func testConvolutionMatchesNaiveOnLargeLayers() {
-        var random = SplitMix64(seed: 0xB16)
+        var random = KernelTestRandom(seed: 0xB16)
         let layers: [(Conv2dShape, Int, Int, Int)] = [
             (Conv2dShape(inChannels: 64, outChannels: 3, kernelHeight: 3, kernelWidth: 3, paddingHeight: 1, paddingWidth: 1), 1, 224, 224),
             (Conv2dShape(inChannels: 40, outChannels: 70, kernelHeight: 1, kernelWidth: 1), 2, 33, 32),

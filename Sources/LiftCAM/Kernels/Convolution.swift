@@ -119,7 +119,7 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: Conv2d
                 for first in stride(from: 0, to: batch, by: plan.itemsPerGroup) {
                     let items = min(plan.itemsPerGroup, batch - first), groupColumns = items * planeSize
                     for i in 0 ..< items {
-                        unfold(x + (first + i) * inputItemSize, height: height, width: width, shape: shape,
+                        im2col(x + (first + i) * inputItemSize, height: height, width: width, shape: shape,
                                outputRows: 0 ..< outputHeight, outputWidth: outputWidth, rowStride: groupColumns,
                                into: columns + i * planeSize)
                     }
@@ -146,7 +146,7 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: Conv2d
                 for firstRow in stride(from: 0, to: outputHeight, by: plan.bandRows) {
                     let band = firstRow ..< min(outputHeight, firstRow + plan.bandRows)
                     let bandColumns = band.count * outputWidth
-                    unfold(itemInput, height: height, width: width, shape: shape,
+                    im2col(itemInput, height: height, width: width, shape: shape,
                            outputRows: band, outputWidth: outputWidth, rowStride: bandColumns, into: columns)
                     gemm(m: outChannels, n: bandColumns, k: rows, a: w, lda: rows, transA: false,
                          b: columns, ldb: bandColumns, transB: false,
@@ -199,9 +199,9 @@ public func conv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, shape: Con
                 gemm(m: rows, n: groupColumns, k: outChannels, a: w, lda: rows, transA: true,
                      b: gathered, ldb: groupColumns, transB: false, c: columns, ldc: groupColumns, accumulate: false)
                 for i in 0 ..< items {
-                    fold(columns + i * planeSize, outputRows: 0 ..< outputHeight, outputWidth: outputWidth,
-                         rowStride: groupColumns, shape: shape, height: inputHeight, width: inputWidth,
-                         addingInto: dx + (first + i) * inputItemSize)
+                    col2im(columns + i * planeSize, outputRows: 0 ..< outputHeight, outputWidth: outputWidth,
+                           rowStride: groupColumns, shape: shape, height: inputHeight, width: inputWidth,
+                           addingInto: dx + (first + i) * inputItemSize)
                 }
             }
             return
@@ -219,8 +219,8 @@ public func conv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, shape: Con
                 gemm(m: rows, n: bandColumns, k: outChannels, a: w, lda: rows, transA: true,
                      b: itemGradOutput + firstRow * outputWidth, ldb: planeSize, transB: false,
                      c: columns, ldc: bandColumns, accumulate: false)
-                fold(columns, outputRows: band, outputWidth: outputWidth, rowStride: bandColumns, shape: shape,
-                     height: inputHeight, width: inputWidth, addingInto: itemGradInput)
+                col2im(columns, outputRows: band, outputWidth: outputWidth, rowStride: bandColumns, shape: shape,
+                       height: inputHeight, width: inputWidth, addingInto: itemGradInput)
             }
         }
     }}}

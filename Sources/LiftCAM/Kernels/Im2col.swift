@@ -16,7 +16,7 @@ func validOutputColumns(kernelColumn: Int, width: Int, outputWidth: Int, stride:
 /// input `[C, H, W]` → unfolded `[C·kh·kw, band·ow]`, consecutive rows `rowStride` apart (wider than
 /// band·ow when several items share the buffer side by side). Channels are split over the cores;
 /// with stride 1 each row segment is one contiguous copy.
-func unfold(_ input: UnsafePointer<Float>, height: Int, width: Int, shape: Conv2dShape,
+func im2col(_ input: UnsafePointer<Float>, height: Int, width: Int, shape: Conv2dShape,
             outputRows band: Range<Int>, outputWidth: Int, rowStride: Int, into unfolded: UnsafeMutablePointer<Float>) {
     let kernelHeight = shape.kernelHeight, kernelWidth = shape.kernelWidth
     let strideHeight = shape.strideHeight, strideWidth = shape.strideWidth
@@ -52,14 +52,14 @@ func unfold(_ input: UnsafePointer<Float>, height: Int, width: Int, shape: Conv2
     }
 }
 
-/// col2im, the transpose of `unfold`: adds unfolded[(c·kh + u)·kw + v, (oy − band.lower)·ow + ox] to
+/// col2im, the transpose of `im2col`: adds unfolded[(c·kh + u)·kw + v, (oy − band.lower)·ow + ox] to
 /// x[c, oy·sh − ph + u, ox·sw − pw + v] wherever that is inside the image (padding drops out).
 ///
 /// unfolded `[C·kh·kw, band·ow]` (rows `rowStride` apart) → adds into `[C, H, W]`. One channel's rows
 /// all land in its own plane, so channels split over the cores without two workers writing the
 /// same element.
-func fold(_ unfolded: UnsafePointer<Float>, outputRows band: Range<Int>, outputWidth: Int, rowStride: Int,
-          shape: Conv2dShape, height: Int, width: Int, addingInto input: UnsafeMutablePointer<Float>) {
+func col2im(_ unfolded: UnsafePointer<Float>, outputRows band: Range<Int>, outputWidth: Int, rowStride: Int,
+            shape: Conv2dShape, height: Int, width: Int, addingInto input: UnsafeMutablePointer<Float>) {
     let kernelHeight = shape.kernelHeight, kernelWidth = shape.kernelWidth
     let strideHeight = shape.strideHeight, strideWidth = shape.strideWidth
     let paddingHeight = shape.paddingHeight, paddingWidth = shape.paddingWidth
