@@ -51,29 +51,6 @@ func benchTensor(_ shape: [Int], seed: UInt64 = 1) -> Tensor {
     return Tensor(shape: shape, storage: values)
 }
 
-/// One row of the table: a kernel timed fast and naive in the same run.
-struct BenchmarkRow {
-    var kernel: String
-    var size: String
-    /// Floating-point operations of one fast call (nil for kernels that move data, not arithmetic).
-    var flops: Double?
-    var fastSeconds: Double
-    /// What the naive twin was timed on when not the same size, e.g. "N = 4".
-    var naiveSize: String
-    var naiveFlops: Double?
-    var naiveSeconds: Double
-    /// How many times more work the fast call does than the naive call (1 when the sizes match).
-    var workRatio: Double
-
-    var markdown: String {
-        let fastRate = flops.map { formatted($0 / fastSeconds / 1e9, digits: 1) } ?? "—"
-        let naiveRate = naiveFlops.map { formatted($0 / naiveSeconds / 1e9, digits: 2) } ?? "—"
-        let speedUp = naiveSeconds * workRatio / fastSeconds
-        return "| \(kernel) | \(size) | \(formatted(fastSeconds * 1e3, digits: 2)) | \(fastRate) | "
-            + "\(naiveSize) | \(formatted(naiveSeconds * 1e3, digits: 1)) | \(naiveRate) | \(formatted(speedUp, digits: 1))× |"
-    }
-}
-
 /// Words given on the command line: only rows whose kernel name contains one of them run.
 let rowFilters = CommandLine.arguments.dropFirst().map { $0.lowercased() }
 
@@ -82,18 +59,33 @@ func isSelected(_ kernel: String) -> Bool {
     rowFilters.isEmpty || rowFilters.contains { kernel.lowercased().contains($0) }
 }
 
+/// What a kernel's speed is measured in: arithmetic (floating-point operations per call) or data
+/// movement (bytes read and written per call).
+enum Work {
+    case flops(Double)
+    case bytes(Double)
+
+    /// The rate of `amount` of this work done in `seconds`, with its unit.
+    func rate(scaledBy amount: Double, seconds: Double) -> String {
+        switch self {
+        case .flops(let count): return formatted(count * amount / seconds / 1e9, digits: 1) + " GFLOP/s"
+        case .bytes(let count): return formatted(count * amount / seconds / 1e9, digits: 1) + " GB/s"
+        }
+    }
+}
+
 /// Times `fast` (best of `repetitions`, after a warm-up run) and `naive` (one run by default: it is
 /// slow enough for the timer) and prints the row at once, so progress shows while the rest runs.
-func measure(_ kernel: String, _ size: String, flops: Double?, repetitions: Int,
-             naiveSize: String = "same", naiveFlops: Double? = nil, naiveRepetitions: Int = 1,
+/// `naiveShare` is the naive call's work as a fraction of the fast call's when it is timed on a
+/// smaller size (`naiveSize`); the speed-up compares the time per unit of work.
+func measure(_ kernel: String, _ size: String, work: Work, repetitions: Int,
+             naiveSize: String = "same", naiveShare: Double = 1, naiveRepetitions: Int = 1,
              fast: () -> Void, naive: () -> Void) {
     guard isSelected(kernel) else { return }
     let fastSeconds = fastestRun(repetitions: repetitions, fast)
     let naiveSeconds = fastestRun(repetitions: naiveRepetitions, warmUp: false, naive)
-    let sameSize = naiveSize == "same"
-    let naiveWork = sameSize ? flops : naiveFlops
-    let ratio = sameSize ? 1 : (flops ?? 1) / (naiveFlops ?? 1)
-    let row = BenchmarkRow(kernel: kernel, size: size, flops: flops, fastSeconds: fastSeconds,
-                           naiveSize: naiveSize, naiveFlops: naiveWork, naiveSeconds: naiveSeconds, workRatio: ratio)
-    print(row.markdown)
+    let speedUp = naiveSeconds / naiveShare / fastSeconds
+    print("| \(kernel) | \(size) | \(formatted(fastSeconds * 1e3, digits: 2)) | \(work.rate(scaledBy: 1, seconds: fastSeconds)) | "
+        + "\(naiveSize) | \(formatted(naiveSeconds * 1e3, digits: 1)) | \(work.rate(scaledBy: naiveShare, seconds: naiveSeconds)) | "
+        + "\(formatted(speedUp, digits: 1))× |")
 }

@@ -6,7 +6,7 @@ import XCTest
 final class KernelConvolutionTests: XCTestCase {
     /// A random layer: kernels 1×1, 3×3, 5×5, 7×7, 1×3, 3×1; strides 1–3; paddings 0–3; batch 1–3;
     /// odd sizes; the input grown where needed so the output has at least one element.
-    private func randomLayer(_ random: inout SplitMix64) -> (shape: Conv2dShape, batch: Int, height: Int, width: Int) {
+    private func randomLayer(_ random: inout KernelTestRandom) -> (shape: Conv2dShape, batch: Int, height: Int, width: Int) {
         let (kernelHeight, kernelWidth) = random.pick([(1, 1), (3, 3), (5, 5), (7, 7), (1, 3), (3, 1)])
         let shape = Conv2dShape(inChannels: random.pick([1, 2, 3, 5, 17]), outChannels: random.pick([1, 2, 7, 16, 33]),
                                 kernelHeight: kernelHeight, kernelWidth: kernelWidth,
@@ -53,7 +53,7 @@ final class KernelConvolutionTests: XCTestCase {
     /// 30 random layers, forward and backward. Tolerance: max |Δ| ≤ 1e-5 · (1 + max |reference|)
     /// (sums of up to 17·7·7 products of values in [-1, 1], in two orders).
     func testConvolutionMatchesNaiveOnRandomLayers() {
-        var random = SplitMix64(seed: 0xC0 as UInt64)
+        var random = KernelTestRandom(seed: 0xC0 as UInt64)
         for trial in 0 ..< 30 {
             let (shape, batch, height, width) = randomLayer(&random)
             let x = random.tensor([batch, shape.inChannels, height, width])
@@ -76,7 +76,7 @@ final class KernelConvolutionTests: XCTestCase {
     /// The backward pass is the transpose of the forward: ⟨conv(x), g⟩ = ⟨x, convᵀ(g)⟩ (no bias),
     /// to 1e-6 of Σ |products| — checks the naive backward independently of the fast one.
     func testBackwardIsTransposeOfForward() {
-        var random = SplitMix64(seed: 0xAD)
+        var random = KernelTestRandom(seed: 0xAD)
         for trial in 0 ..< 20 {
             let (shape, batch, height, width) = randomLayer(&random)
             let x = random.tensor([batch, shape.inChannels, height, width])
@@ -90,18 +90,23 @@ final class KernelConvolutionTests: XCTestCase {
         }
     }
 
-    /// Layers large enough to split the work over all cores and, for the 224×224 one, to unfold in
-    /// several bands of output rows (64·3·3 unfolded rows × 224 columns exceed the band budget).
+    /// Layers large enough to split the work over all cores and to reach every way a call is cut
+    /// into GEMMs: 224×224 unfolds in several bands of rows (64·3·3 unfolded rows × 224 columns exceed
+    /// the band budget); a batch with planes of 1024 or more goes item by item, pointwise or not;
+    /// a batch with small planes is grouped, 300·3·3 rows × 961 columns allowing 3 items per group,
+    /// so 4 items make a full group and a partial one.
     func testConvolutionMatchesNaiveOnLargeLayers() {
-        var random = SplitMix64(seed: 0xB16)
-        let layers: [(Conv2dShape, Int, Int)] = [
-            (Conv2dShape(inChannels: 64, outChannels: 3, kernelHeight: 3, kernelWidth: 3, paddingHeight: 1, paddingWidth: 1), 224, 224),
-            (Conv2dShape(inChannels: 40, outChannels: 70, kernelHeight: 1, kernelWidth: 1), 30, 31),
+        var random = KernelTestRandom(seed: 0xB16)
+        let layers: [(Conv2dShape, Int, Int, Int)] = [
+            (Conv2dShape(inChannels: 64, outChannels: 3, kernelHeight: 3, kernelWidth: 3, paddingHeight: 1, paddingWidth: 1), 1, 224, 224),
+            (Conv2dShape(inChannels: 40, outChannels: 70, kernelHeight: 1, kernelWidth: 1), 2, 33, 32),
             (Conv2dShape(inChannels: 3, outChannels: 20, kernelHeight: 7, kernelWidth: 7, strideHeight: 2, strideWidth: 2,
-                         paddingHeight: 3, paddingWidth: 3), 61, 57),
+                         paddingHeight: 3, paddingWidth: 3), 2, 65, 67),
+            (Conv2dShape(inChannels: 300, outChannels: 2, kernelHeight: 3, kernelWidth: 3, paddingHeight: 1, paddingWidth: 1), 4, 31, 31),
+            (Conv2dShape(inChannels: 130, outChannels: 9, kernelHeight: 1, kernelWidth: 1), 3, 7, 7),
         ]
-        for (shape, height, width) in layers {
-            let x = random.tensor([1, shape.inChannels, height, width])
+        for (shape, batch, height, width) in layers {
+            let x = random.tensor([batch, shape.inChannels, height, width])
             let weight = random.tensor([shape.outChannels, shape.inChannels, shape.kernelHeight, shape.kernelWidth])
             let bias = random.tensor([shape.outChannels])
             let y = conv2dNaive(x, weight: weight, bias: bias, shape: shape)

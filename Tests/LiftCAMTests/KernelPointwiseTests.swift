@@ -5,7 +5,7 @@ import XCTest
 
 final class KernelPointwiseTests: XCTestCase {
     /// Random shapes with odd sizes; some long enough to be split over the cores.
-    private func randomShape(_ random: inout SplitMix64) -> [Int] {
+    private func randomShape(_ random: inout KernelTestRandom) -> [Int] {
         [random.int(1 ... 3), random.pick([1, 3, 16, 17]), random.pick([1, 7, 33, 100]), random.pick([1, 5, 16, 31, 224])]
     }
 
@@ -22,7 +22,7 @@ final class KernelPointwiseTests: XCTestCase {
 
     /// 24 random shapes: relu, add and channelAffine fast and naive bit for bit.
     func testPointwiseMatchesNaiveExactly() {
-        var random = SplitMix64(seed: 0x9017)
+        var random = KernelTestRandom(seed: 0x9017)
         for trial in 0 ..< 24 {
             let shape = trial % 6 == 5 ? [random.int(1 ... 3), random.pick([1, 10, 1000])] : randomShape(&random)
             let x = random.tensor(shape), y = random.tensor(shape)
@@ -43,7 +43,7 @@ final class KernelPointwiseTests: XCTestCase {
         XCTAssertEqual(scale, [1])
         XCTAssertEqual(shift, [-2])
 
-        var random = SplitMix64(seed: 0xB4)
+        var random = KernelTestRandom(seed: 0xB4)
         let channels = 5
         let weight = random.tensor([channels]), bias = random.tensor([channels]), mean = random.tensor([channels])
         let variance = Tensor(shape: [channels], storage: random.floats(channels).map { $0 * $0 + 0.1 })
@@ -60,7 +60,7 @@ final class KernelPointwiseTests: XCTestCase {
     /// A convolution with the affine map folded in equals the affine map applied after it, with and
     /// without a bias; tolerance 1e-5 · (1 + max |reference|).
     func testFoldedAffineEqualsAffineAfterConvolution() {
-        var random = SplitMix64(seed: 0xF01D)
+        var random = KernelTestRandom(seed: 0xF01D)
         let shape = Conv2dShape(inChannels: 3, outChannels: 6, kernelHeight: 3, kernelWidth: 3, paddingHeight: 1, paddingWidth: 1)
         let x = random.tensor([2, 3, 9, 8]), weight = random.tensor([6, 3, 3, 3])
         let scale = random.floats(6), shift = random.floats(6)
@@ -100,7 +100,7 @@ final class KernelPointwiseTests: XCTestCase {
 
     /// 24 random resizes up and down, ranks 2–4 (any leading dimensions), fast and naive bit for bit.
     func testBilinearMatchesNaiveExactly() {
-        var random = SplitMix64(seed: 0xB11)
+        var random = KernelTestRandom(seed: 0xB11)
         for trial in 0 ..< 24 {
             let leading = [[], [random.pick([1, 3])], [random.int(1 ... 2), random.pick([1, 4, 17])]][trial % 3]
             let shape = leading + [random.pick([1, 2, 7, 14, 33]), random.pick([1, 3, 7, 16, 50])]

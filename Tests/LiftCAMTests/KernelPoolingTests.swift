@@ -5,7 +5,7 @@ import XCTest
 
 final class KernelPoolingTests: XCTestCase {
     /// A random pool within PyTorch's limits (padding ≤ kernel / 2), on odd sizes.
-    private func randomPool(_ random: inout SplitMix64) -> (shape: Pool2dShape, input: [Int]) {
+    private func randomPool(_ random: inout KernelTestRandom) -> (shape: Pool2dShape, input: [Int]) {
         let kernelHeight = random.int(1 ... 5), kernelWidth = random.pick([1, 2, 3, kernelHeight])
         let shape = Pool2dShape(kernelHeight: kernelHeight, kernelWidth: kernelWidth,
                                 strideHeight: random.int(1 ... 3), strideWidth: random.int(1 ... 3),
@@ -17,7 +17,7 @@ final class KernelPoolingTests: XCTestCase {
     }
 
     /// Values from {-2, -1, 0, 1, 2}: ties in almost every window, so the first-maximum rule matters.
-    private func tiedTensor(_ shape: [Int], _ random: inout SplitMix64) -> Tensor {
+    private func tiedTensor(_ shape: [Int], _ random: inout KernelTestRandom) -> Tensor {
         Tensor(shape: shape, storage: (0 ..< shape.product).map { _ in Float(random.int(-2 ... 2)) })
     }
 
@@ -103,7 +103,7 @@ final class KernelPoolingTests: XCTestCase {
     /// 40 random pools: max (values and argmax) and average, fast and naive bit for bit; every third
     /// input has ties plus scattered NaN and −∞ (in the SIMD interior and at the edges alike).
     func testPoolsMatchNaiveExactly() {
-        var random = SplitMix64(seed: 0x9001)
+        var random = KernelTestRandom(seed: 0x9001)
         for trial in 0 ..< 40 {
             let (shape, inputShape) = randomPool(&random)
             var x = trial % 2 == 0 ? tiedTensor(inputShape, &random) : random.tensor(inputShape)
@@ -123,7 +123,7 @@ final class KernelPoolingTests: XCTestCase {
     /// 24 random adaptive pools, to smaller and larger sizes (1×1 is ResNet's global pool, 7×7 VGG's),
     /// fast and naive bit for bit.
     func testAdaptivePoolMatchesNaiveExactly() {
-        var random = SplitMix64(seed: 0xADA)
+        var random = KernelTestRandom(seed: 0xADA)
         for trial in 0 ..< 24 {
             let inputShape = [random.int(1 ... 3), random.pick([1, 4, 9]), random.pick([1, 3, 5, 7, 14, 33]), random.pick([1, 2, 7, 13, 100])]
             let (outputHeight, outputWidth) = (random.pick([1, 2, 3, 5, 7]), random.pick([1, 3, 7, 8]))
@@ -138,7 +138,7 @@ final class KernelPoolingTests: XCTestCase {
     /// adaptive pools (linear maps), and for max pool with its argmax fixed (max pool(x)[i] = x[argmax i]).
     /// Tolerance 1e-5 · (1 + Σ |g|·window).
     func testBackwardsAreTransposesOfForwards() {
-        var random = SplitMix64(seed: 0xBAC)
+        var random = KernelTestRandom(seed: 0xBAC)
         for trial in 0 ..< 24 {
             let (shape, inputShape) = randomPool(&random)
             let x = random.tensor(inputShape)

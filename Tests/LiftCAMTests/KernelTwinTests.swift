@@ -3,9 +3,9 @@
 import LiftCAM
 import XCTest
 
-/// SplitMix64 (Steele, Lea & Flood 2014): a tiny seeded generator, so every random shape and
+/// KernelTestRandom (Steele, Lea & Flood 2014): a tiny seeded generator, so every random shape and
 /// value in these tests is the same on every run.
-struct SplitMix64 {
+struct KernelTestRandom {
     var state: UInt64
     init(seed: UInt64) { state = seed }
 
@@ -98,7 +98,7 @@ final class KernelTwinTests: XCTestCase {
     /// Tolerance: max |Δ| ≤ 1e-5 · (1 + max |reference|) (two summation orders of K products in [-1, 1]).
     /// C's padding columns (beyond n) must come back untouched, bit for bit.
     func testGEMMMatchesNaiveOnRandomShapes() {
-        var random = SplitMix64(seed: 0x6E33)
+        var random = KernelTestRandom(seed: 0x6E33)
         let sizes = [1, 2, 3, 5, 6, 7, 15, 16, 17, 31, 33, 64, 97, 100, 130, 257]
         for trial in 0 ..< 48 {
             let m = random.pick(sizes), n = random.pick(sizes)
@@ -122,7 +122,7 @@ final class KernelTwinTests: XCTestCase {
     /// Edges the random shapes rarely reach: K = 0 (an empty sum), more than 4096 columns (two
     /// column blocks), a single row or column, and a product large enough to run on all cores.
     func testGEMMEdgeShapes() {
-        var random = SplitMix64(seed: 0xED6E)
+        var random = KernelTestRandom(seed: 0xED6E)
         for (m, n, k) in [(3, 4, 0), (2, 4100, 5), (1, 1, 700), (1, 300, 40), (300, 1, 40), (130, 4099, 33), (200, 200, 520)] {
             for (transA, transB) in [(false, false), (true, true)] {
                 let a = random.floats(m * k), b = random.floats(k * n), c = random.floats(m * n)
@@ -157,7 +157,7 @@ final class KernelTwinTests: XCTestCase {
     /// Tolerance: max |Δ| ≤ 1e-5 · (1 + max |reference|). Also ⟨linear(x), g⟩ = ⟨x, linearBackwardInput(g)⟩
     /// without bias (the backward is the transpose), to 1e-5 of Σ|terms|.
     func testLinearMatchesNaiveOnRandomShapes() {
-        var random = SplitMix64(seed: 0x11E4)
+        var random = KernelTestRandom(seed: 0x11E4)
         for trial in 0 ..< 24 {
             let batch = trial % 3 == 0 ? 1 : random.pick([1, 2, 3, 7, 64])
             let inFeatures = random.pick([1, 3, 15, 16, 17, 63, 64, 100, 1000, 2049, 5000])

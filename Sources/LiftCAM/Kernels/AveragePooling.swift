@@ -6,7 +6,8 @@
 ///
 /// input `[N, C, H, W]` → `[N, C, oh, ow]`. Each output is the row-major sum of its window's input
 /// values divided by the window size counting padding but not the part of a ceil-mode window past
-/// the right padding (PyTorch's `pool_size`). Planes are split over the cores.
+/// the right padding (PyTorch's `pool_size`). Planes are split over the cores; away from the edges
+/// 16 outputs of a row are summed at once in SIMD (each lane in the same order as the naive loop).
 public func avgPool2d(_ input: Tensor, shape: Pool2dShape) -> Tensor {
     let (planes, height, width, outputHeight, outputWidth) = checkPooling(input.shape, shape: shape)
     let windows = PoolWindows(height: height, width: width, shape: shape)
@@ -16,18 +17,36 @@ public func avgPool2d(_ input: Tensor, shape: Pool2dShape) -> Tensor {
         windows.rows.withUnsafeBufferPointer { rows in
         windows.columns.withUnsafeBufferPointer { columns in
             let x = inputBuffer.baseAddress!, y = outputBuffer.baseAddress!
+            let padding = shape.paddingWidth, stride = shape.strideWidth, kernelWidth = shape.kernelWidth
+            let interior = interiorOutputColumns(width: width, outputWidth: outputWidth, shape: shape)
             forEachSlice(items: planes, totalWork: input.count + outputPlane * planes) { planeRange in
                 for plane in planeRange {
                     let source = x + plane * height * width
-                    var target = y + plane * outputPlane
-                    for row in rows {
-                        for column in columns {
-                            var sum: Float = 0
-                            for h in row.range {
-                                for w in column.range { sum += source[h * width + w] }
+                    for (outputRow, row) in rows.enumerated() {
+                        let target = y + plane * outputPlane + outputRow * outputWidth
+                        var column = 0
+                        while column < outputWidth {
+                            if column >= interior.lowerBound && column + 16 <= interior.upperBound {
+                                // 16 outputs at once, each lane summing its window in the same order.
+                                let firstColumn = column * stride - padding
+                                let pairsFit = firstColumn + kernelWidth + 30 < width
+                                var sum = Float16Lanes()
+                                for h in row.range {
+                                    for v in 0 ..< kernelWidth {
+                                        sum += loadStridedLanes(source + h * width + firstColumn + v, stride: stride, pairsFit: pairsFit)
+                                    }
+                                }
+                                storeLanes(sum / Float(row.paddedLength * kernelWidth), target + column)
+                                column += 16
+                            } else {
+                                let window = columns[column]
+                                var sum: Float = 0
+                                for h in row.range {
+                                    for w in window.range { sum += source[h * width + w] }
+                                }
+                                target[column] = sum / Float(row.paddedLength * window.paddedLength)
+                                column += 1
                             }
-                            target.pointee = sum / Float(row.paddedLength * column.paddedLength)
-                            target += 1
                         }
                     }
                 }

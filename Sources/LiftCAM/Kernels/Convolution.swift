@@ -53,34 +53,89 @@ func checkConvolution(inputShape: [Int], weight: Tensor, shape: Conv2dShape)
 /// processed in bands of output rows so the buffer does not grow with the image.
 let convolutionUnfoldBudget = 1 << 23
 
-/// Output rows per band for a layer whose unfolded input has `rows` rows of `outputWidth` per output row.
-@inline(__always)
-func convolutionBandRows(rows: Int, outputHeight: Int, outputWidth: Int) -> Int {
-    max(1, min(outputHeight, convolutionUnfoldBudget / max(1, rows * outputWidth)))
+/// Output planes smaller than this are grouped, several items to one GEMM.
+let convolutionGroupingPlaneLimit = 1024
+
+/// How one convolution call is cut into GEMMs.
+///
+/// Large output planes: one item at a time, in bands of output rows. Small planes (VGG's 14×14,
+/// ResNet's 7×7) in a batch: several items side by side in one GEMM, because each GEMM packs the
+/// whole weight matrix, and for 196 or 49 output columns that packing costs as much as a large
+/// share of the arithmetic.
+struct ConvolutionPlan {
+    /// Items per GEMM; 1 means one item at a time, in bands.
+    let itemsPerGroup: Int
+    /// Output rows per band when items go one at a time.
+    let bandRows: Int
+    /// Floats of the unfolded buffer `[C·kh·kw, columns]`.
+    let unfoldedCount: Int
+    /// Floats of the grouped GEMM's other operand or result `[O, items·oh·ow]` (0 when not grouped).
+    let groupedCount: Int
+
+    init(shape: Conv2dShape, batch: Int, outputHeight: Int, outputWidth: Int) {
+        let rows = shape.unfoldedRows, planeSize = outputHeight * outputWidth
+        let groupable = batch > 1 && planeSize < convolutionGroupingPlaneLimit
+        itemsPerGroup = groupable ? max(1, min(batch, convolutionUnfoldBudget / max(1, rows * planeSize))) : 1
+        bandRows = max(1, min(outputHeight, convolutionUnfoldBudget / max(1, rows * outputWidth)))
+        if itemsPerGroup > 1 {
+            unfoldedCount = rows * itemsPerGroup * planeSize
+            groupedCount = shape.outChannels * itemsPerGroup * planeSize
+        } else {
+            unfoldedCount = shape.isPointwise ? 0 : rows * bandRows * outputWidth
+            groupedCount = 0
+        }
+    }
 }
 
 /// 2-D cross-correlation as PyTorch's nn.Conv2d: y[n,o] = b[o] + Σ_c w[o,c] ⋆ x[n,c].
 ///
 /// input `[N, C, H, W]`, weight `[O, C, kh, kw]`, bias `[O]` → output `[N, O, oh, ow]`.
-/// Per item and band of output rows, the input is unfolded (im2col) into `[C·kh·kw, band·ow]` and
-/// one GEMM `weight[O, C·kh·kw] · unfolded` adds into the output, which starts as the bias.
-/// A 1×1 stride-1 convolution multiplies the input planes directly.
+/// The input is unfolded (im2col) into `[C·kh·kw, columns]` and one GEMM
+/// `weight[O, C·kh·kw] · unfolded` produces the outputs of those columns; see `ConvolutionPlan`
+/// for how items and rows are grouped into columns. A 1×1 stride-1 convolution of one item
+/// multiplies its input planes directly.
 public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: Conv2dShape) -> Tensor {
     let (batch, height, width, outputHeight, outputWidth) =
         checkConvolution(inputShape: input.shape, weight: weight, shape: shape)
     precondition(bias == nil || bias!.count == shape.outChannels, "conv2d: bias does not match \(shape)")
     let outChannels = shape.outChannels, rows = shape.unfoldedRows
     let planeSize = outputHeight * outputWidth, inputItemSize = shape.inChannels * height * width
-    let bandRows = convolutionBandRows(rows: rows, outputHeight: outputHeight, outputWidth: outputWidth)
-    var unfolded = [Float](repeating: 0, count: shape.isPointwise ? 0 : rows * bandRows * outputWidth)
+    let plan = ConvolutionPlan(shape: shape, batch: batch, outputHeight: outputHeight, outputWidth: outputWidth)
+    // Every element of both buffers is written before it is read: no zero-fill needed.
+    let columns = allocateAlignedFloats(plan.unfoldedCount)            // [C·kh·kw, columns]
+    let products = allocateAlignedFloats(plan.groupedCount)            // [O, items·oh·ow]
+    defer {
+        columns.deallocate()
+        products.deallocate()
+    }
 
     return makeTensor(shape: [batch, outChannels, outputHeight, outputWidth]) { output in
         let out = output.baseAddress!                                 // [N, O, oh, ow]
         fillChannels(out, batch: batch, channels: outChannels, planeSize: planeSize, bias: bias)
         input.storage.withUnsafeBufferPointer { inputBuffer in
         weight.storage.withUnsafeBufferPointer { weightBuffer in
-        unfolded.withUnsafeMutableBufferPointer { unfoldedBuffer in
             let x = inputBuffer.baseAddress!, w = weightBuffer.baseAddress!  // [N, C, H, W], [O, C·kh·kw]
+            if plan.itemsPerGroup > 1 {
+                for first in stride(from: 0, to: batch, by: plan.itemsPerGroup) {
+                    let items = min(plan.itemsPerGroup, batch - first), groupColumns = items * planeSize
+                    for i in 0 ..< items {
+                        im2col(x + (first + i) * inputItemSize, height: height, width: width, shape: shape,
+                               outputRows: 0 ..< outputHeight, outputWidth: outputWidth, rowStride: groupColumns,
+                               into: columns + i * planeSize)
+                    }
+                    gemm(m: outChannels, n: groupColumns, k: rows, a: w, lda: rows, transA: false,
+                         b: columns, ldb: groupColumns, transB: false, c: products, ldc: groupColumns, accumulate: false)
+                    // y[first + i, o] = bias[o] + products[o, plane i]
+                    forEachSlice(items: items * outChannels, totalWork: groupColumns * outChannels) { planes in
+                        for plane in planes {
+                            let (i, o) = plane.quotientAndRemainder(dividingBy: outChannels)
+                            addScaled(products + o * groupColumns + i * planeSize, scale: 1,
+                                      into: out + ((first + i) * outChannels + o) * planeSize, count: planeSize)
+                        }
+                    }
+                }
+                return
+            }
             for item in 0 ..< batch {
                 let itemInput = x + item * inputItemSize, itemOutput = out + item * outChannels * planeSize
                 if shape.isPointwise {
@@ -88,18 +143,17 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: Conv2d
                          b: itemInput, ldb: planeSize, transB: false, c: itemOutput, ldc: planeSize, accumulate: true)
                     continue
                 }
-                let columns = unfoldedBuffer.baseAddress!             // [C·kh·kw, band·ow]
-                for firstRow in stride(from: 0, to: outputHeight, by: bandRows) {
-                    let band = firstRow ..< min(outputHeight, firstRow + bandRows)
+                for firstRow in stride(from: 0, to: outputHeight, by: plan.bandRows) {
+                    let band = firstRow ..< min(outputHeight, firstRow + plan.bandRows)
                     let bandColumns = band.count * outputWidth
-                    unfold(itemInput, height: height, width: width, shape: shape,
-                           outputRows: band, outputWidth: outputWidth, into: columns)
+                    im2col(itemInput, height: height, width: width, shape: shape,
+                           outputRows: band, outputWidth: outputWidth, rowStride: bandColumns, into: columns)
                     gemm(m: outChannels, n: bandColumns, k: rows, a: w, lda: rows, transA: false,
                          b: columns, ldb: bandColumns, transB: false,
                          c: itemOutput + firstRow * outputWidth, ldc: planeSize, accumulate: true)
                 }
             }
-        }}}
+        }}
     }
 }
 
@@ -108,24 +162,50 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: Conv2d
 ///
 /// gradOutput `[N, O, oh, ow]`, weight `[O, C, kh, kw]` → `[N, C, H, W]`. Used for the chain rule and,
 /// unchanged, for DeepLIFT-Rescale multipliers (a linear layer's multiplier is its transpose).
-/// Per item and band: `weightᵀ[C·kh·kw, O] · dy[O, band·ow]` into an unfolded buffer, then col2im
-/// adds every unfolded element back to the input position it was read from.
+/// `weightᵀ[C·kh·kw, O] · dy[O, columns]` fills an unfolded buffer, then col2im adds every unfolded
+/// element back to the input position it was read from; columns are grouped as in `conv2d`.
 public func conv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, shape: Conv2dShape,
                                 inputHeight: Int, inputWidth: Int) -> Tensor {
     let (batch, outputHeight, outputWidth) =
         checkConvolutionBackward(gradOutput.shape, weight: weight, shape: shape, inputHeight: inputHeight, inputWidth: inputWidth)
     let outChannels = shape.outChannels, rows = shape.unfoldedRows
     let planeSize = outputHeight * outputWidth, inputItemSize = shape.inChannels * inputHeight * inputWidth
-    let bandRows = convolutionBandRows(rows: rows, outputHeight: outputHeight, outputWidth: outputWidth)
-    var unfolded = [Float](repeating: 0, count: shape.isPointwise ? 0 : rows * bandRows * outputWidth)
+    let plan = ConvolutionPlan(shape: shape, batch: batch, outputHeight: outputHeight, outputWidth: outputWidth)
+    // Every element of both buffers is written before it is read: no zero-fill needed.
+    let columns = allocateAlignedFloats(plan.unfoldedCount)            // [C·kh·kw, columns]
+    let gathered = allocateAlignedFloats(plan.groupedCount)            // [O, items·oh·ow]
+    defer {
+        columns.deallocate()
+        gathered.deallocate()
+    }
     var gradInput = Tensor(shape: [batch, shape.inChannels, inputHeight, inputWidth])
 
     gradInput.storage.withUnsafeMutableBufferPointer { gradInputBuffer in
     gradOutput.storage.withUnsafeBufferPointer { gradOutputBuffer in
     weight.storage.withUnsafeBufferPointer { weightBuffer in
-    unfolded.withUnsafeMutableBufferPointer { unfoldedBuffer in
         let dx = gradInputBuffer.baseAddress!, dy = gradOutputBuffer.baseAddress!  // [N,C,H,W], [N,O,oh,ow]
         let w = weightBuffer.baseAddress!                                            // [O, C·kh·kw]
+        if plan.itemsPerGroup > 1 {
+            for first in stride(from: 0, to: batch, by: plan.itemsPerGroup) {
+                let items = min(plan.itemsPerGroup, batch - first), groupColumns = items * planeSize
+                // gathered[o, plane i] = dy[first + i, o]
+                forEachSlice(items: items * outChannels, totalWork: groupColumns * outChannels) { planes in
+                    for plane in planes {
+                        let (i, o) = plane.quotientAndRemainder(dividingBy: outChannels)
+                        (gathered + o * groupColumns + i * planeSize)
+                            .update(from: dy + ((first + i) * outChannels + o) * planeSize, count: planeSize)
+                    }
+                }
+                gemm(m: rows, n: groupColumns, k: outChannels, a: w, lda: rows, transA: true,
+                     b: gathered, ldb: groupColumns, transB: false, c: columns, ldc: groupColumns, accumulate: false)
+                for i in 0 ..< items {
+                    col2im(columns + i * planeSize, outputRows: 0 ..< outputHeight, outputWidth: outputWidth,
+                           rowStride: groupColumns, shape: shape, height: inputHeight, width: inputWidth,
+                           addingInto: dx + (first + i) * inputItemSize)
+                }
+            }
+            return
+        }
         for item in 0 ..< batch {
             let itemGradInput = dx + item * inputItemSize, itemGradOutput = dy + item * outChannels * planeSize
             if shape.isPointwise {
@@ -133,18 +213,17 @@ public func conv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, shape: Con
                      b: itemGradOutput, ldb: planeSize, transB: false, c: itemGradInput, ldc: planeSize, accumulate: false)
                 continue
             }
-            let columns = unfoldedBuffer.baseAddress!                 // [C·kh·kw, band·ow]
-            for firstRow in stride(from: 0, to: outputHeight, by: bandRows) {
-                let band = firstRow ..< min(outputHeight, firstRow + bandRows)
+            for firstRow in stride(from: 0, to: outputHeight, by: plan.bandRows) {
+                let band = firstRow ..< min(outputHeight, firstRow + plan.bandRows)
                 let bandColumns = band.count * outputWidth
                 gemm(m: rows, n: bandColumns, k: outChannels, a: w, lda: rows, transA: true,
                      b: itemGradOutput + firstRow * outputWidth, ldb: planeSize, transB: false,
                      c: columns, ldc: bandColumns, accumulate: false)
-                fold(columns, outputRows: band, outputWidth: outputWidth, shape: shape,
-                     height: inputHeight, width: inputWidth, addingInto: itemGradInput)
+                col2im(columns, outputRows: band, outputWidth: outputWidth, rowStride: bandColumns, shape: shape,
+                       height: inputHeight, width: inputWidth, addingInto: itemGradInput)
             }
         }
-    }}}}
+    }}}
     return gradInput
 }
 

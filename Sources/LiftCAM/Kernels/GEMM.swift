@@ -30,13 +30,13 @@ public func gemm(m: Int, n: Int, k: Int,
         return
     }
     let rowPanels = (m + gemmTileRows - 1) / gemmTileRows
-    let slabDepth = min(k, gemmDepthBlock)
-    let blockColumns = min(n, gemmColumnBlock)
+    // Equal slabs and column blocks, at most the block sizes: K = 576 runs as 3 × 192, not
+    // 256 + 256 + 64, whose thin last slab would read and write all of C for little arithmetic.
+    let slabDepth = evenBlock(k, atMost: gemmDepthBlock, multipleOf: 1)
+    let blockColumns = evenBlock(n, atMost: gemmColumnBlock, multipleOf: gemmTileColumns)
     let blockColumnPanels = (blockColumns + gemmTileColumns - 1) / gemmTileColumns
-    let packedA = UnsafeMutableRawPointer.allocate(
-        byteCount: rowPanels * gemmTileRows * slabDepth * 4, alignment: 64).bindMemory(to: Float.self, capacity: rowPanels * gemmTileRows * slabDepth)
-    let packedB = UnsafeMutableRawPointer.allocate(
-        byteCount: blockColumnPanels * gemmTileColumns * slabDepth * 4, alignment: 64).bindMemory(to: Float.self, capacity: blockColumnPanels * gemmTileColumns * slabDepth)
+    let packedA = allocateAlignedFloats(rowPanels * gemmTileRows * slabDepth)              // [panels, depth, 6]
+    let packedB = allocateAlignedFloats(blockColumnPanels * gemmTileColumns * slabDepth)   // [panels, depth, 16]
     defer {
         packedA.deallocate()
         packedB.deallocate()
@@ -44,28 +44,28 @@ public func gemm(m: Int, n: Int, k: Int,
     let panelsPerRowBlock = gemmRowBlock / gemmTileRows
     let rowBlocks = (rowPanels + panelsPerRowBlock - 1) / panelsPerRowBlock
 
-    for column0 in stride(from: 0, to: n, by: gemmColumnBlock) {
-        let columns = min(gemmColumnBlock, n - column0)
+    for column0 in stride(from: 0, to: n, by: blockColumns) {
+        let columns = min(blockColumns, n - column0)
         let columnPanels = (columns + gemmTileColumns - 1) / gemmTileColumns
-        for depth0 in stride(from: 0, to: k, by: gemmDepthBlock) {
-            let depth = min(gemmDepthBlock, k - depth0)
+        for depth0 in stride(from: 0, to: k, by: slabDepth) {
+            let depth = min(slabDepth, k - depth0)
             // The first slab writes C unless the caller asked to add to it; later slabs add.
             let overwrite = depth0 == 0 && !accumulate
 
-            forEachSlice(items: columnPanels, totalWork: columns * depth) { panels in
+            // Pack the slab's panels of B, then of A, in one parallel pass (one hand-off, not two).
+            forEachSlice(items: columnPanels + rowPanels, totalWork: (columns + m) * depth) { panels in
                 for panel in panels {
-                    let first = panel * gemmTileColumns
-                    packPanelOfB(b, ldb: ldb, transB: transB,
-                                 column0: column0 + first, columns: min(gemmTileColumns, columns - first),
-                                 depth0: depth0, depth: depth, into: packedB + panel * gemmTileColumns * depth)
-                }
-            }
-            forEachSlice(items: rowPanels, totalWork: m * depth) { panels in
-                for panel in panels {
-                    let first = panel * gemmTileRows
-                    packPanelOfA(a, lda: lda, transA: transA,
-                                 row0: first, rows: min(gemmTileRows, m - first),
-                                 depth0: depth0, depth: depth, into: packedA + panel * gemmTileRows * depth)
+                    if panel < columnPanels {
+                        let first = panel * gemmTileColumns
+                        packPanelOfB(b, ldb: ldb, transB: transB,
+                                     column0: column0 + first, columns: min(gemmTileColumns, columns - first),
+                                     depth0: depth0, depth: depth, into: packedB + panel * gemmTileColumns * depth)
+                    } else {
+                        let first = (panel - columnPanels) * gemmTileRows
+                        packPanelOfA(a, lda: lda, transA: transA,
+                                     row0: first, rows: min(gemmTileRows, m - first),
+                                     depth0: depth0, depth: depth, into: packedA + (panel - columnPanels) * gemmTileRows * depth)
+                    }
                 }
             }
 
@@ -103,6 +103,15 @@ public func gemm(m: Int, n: Int, k: Int,
             }
         }
     }
+}
+
+/// The size of each of the fewest blocks of at most `limit` that cover `total`, made equal, rounded
+/// up to a multiple of `multiple` (16 for column blocks, so only the last panel can be partial).
+@inline(__always)
+func evenBlock(_ total: Int, atMost limit: Int, multipleOf multiple: Int) -> Int {
+    let blocks = (total + limit - 1) / limit
+    let size = (total + blocks - 1) / blocks
+    return min(limit, (size + multiple - 1) / multiple * multiple)
 }
 
 /// The plain triple loop of `gemm`: C[i,j] (+)= Σ_p op(A)[i,p] · op(B)[p,j], summed in order of p.

@@ -19,6 +19,13 @@ func storeLanes(_ value: Float16Lanes, _ pointer: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: Float16Lanes.self)
 }
 
+/// Uninitialized floats starting on a cache line (64 bytes), released with `deallocate()`.
+@inline(__always)
+func allocateAlignedFloats(_ count: Int) -> UnsafeMutablePointer<Float> {
+    UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
+        .bindMemory(to: Float.self, capacity: count)
+}
+
 /// The `index`-th of `parts` contiguous, nearly equal slices of `0..<total`.
 @inline(__always)
 func evenSlice(_ index: Int, of parts: Int, total: Int) -> Range<Int> {

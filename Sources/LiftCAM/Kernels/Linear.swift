@@ -1,10 +1,14 @@
 // Fully connected layer (PyTorch nn.Linear: y = x Wᵀ + b) and its transpose.
 
+/// Batches up to this size stream W once instead of calling `gemm`: a GEMM packs all of W (for
+/// VGG's first FC layer, 411 MB rearranged), which only pays off over several items' arithmetic.
+let linearStreamingBatchLimit = 4
+
 /// y[n, o] = b[o] + Σ_i x[n, i] · W[o, i], as PyTorch's nn.Linear.
 ///
-/// input `[N, I]`, weight `[O, I]`, bias `[O]` → `[N, O]`. One item (N = 1) is a matrix-vector
-/// product bound by reading W once: rows of W are split over the cores and each dot product runs
-/// in SIMD16. A batch is a GEMM `x · Wᵀ` added onto the bias.
+/// input `[N, I]`, weight `[O, I]`, bias `[O]` → `[N, O]`. Up to `linearStreamingBatchLimit` items
+/// it is bound by reading W once: rows of W are split over the cores and each row is dotted with
+/// every item in SIMD16. A larger batch is a GEMM `x · Wᵀ` added onto the bias.
 public func linear(_ input: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
     let (batch, inFeatures, outFeatures) = checkLinear(input.shape, weight: weight, bias: bias)
     return makeTensor(shape: [batch, outFeatures]) { output in
@@ -13,9 +17,12 @@ public func linear(_ input: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
         input.storage.withUnsafeBufferPointer { inputBuffer in
         weight.storage.withUnsafeBufferPointer { weightBuffer in
             let x = inputBuffer.baseAddress!, w = weightBuffer.baseAddress!  // [N, I], [O, I]
-            if batch == 1 {
-                forEachSlice(items: outFeatures, totalWork: outFeatures * inFeatures) { rows in
-                    for o in rows { y[o] += dotProduct(w + o * inFeatures, x, count: inFeatures) }
+            if batch <= linearStreamingBatchLimit {
+                forEachSlice(items: outFeatures, totalWork: batch * outFeatures * inFeatures) { rows in
+                    for o in rows {
+                        let row = w + o * inFeatures
+                        for n in 0 ..< batch { y[n * outFeatures + o] += dotProduct(row, x + n * inFeatures, count: inFeatures) }
+                    }
                 }
             } else {
                 gemm(m: batch, n: outFeatures, k: inFeatures, a: x, lda: inFeatures, transA: false,
@@ -44,9 +51,9 @@ public func linearNaive(_ input: Tensor, weight: Tensor, bias: Tensor?) -> Tenso
 /// Gradient of `linear` with respect to its input, dx[n, i] = Σ_o dy[n, o] · W[o, i] (dx = dy · W);
 /// being linear, the same map carries DeepLIFT-Rescale multipliers.
 ///
-/// gradOutput `[N, O]`, weight `[O, I]` → `[N, I]`. One item: the rows of W are split over the
-/// cores, each adding dy[o] · W[o, :] into a partial sum in SIMD16 (W is read once, in order).
-/// A batch is a GEMM `dy · W`.
+/// gradOutput `[N, O]`, weight `[O, I]` → `[N, I]`. Up to `linearStreamingBatchLimit` items: the
+/// rows of W are split over the cores, each adding dy[n, o] · W[o, :] into partial sums in SIMD16
+/// (W is read once, in order). A larger batch is a GEMM `dy · W`.
 public func linearBackwardInput(_ gradOutput: Tensor, weight: Tensor) -> Tensor {
     let (batch, inFeatures, outFeatures) = checkLinearBackward(gradOutput.shape, weight: weight)
     return makeTensor(shape: [batch, inFeatures]) { output in
@@ -54,24 +61,27 @@ public func linearBackwardInput(_ gradOutput: Tensor, weight: Tensor) -> Tensor 
         gradOutput.storage.withUnsafeBufferPointer { gradBuffer in
         weight.storage.withUnsafeBufferPointer { weightBuffer in
             let dy = gradBuffer.baseAddress!, w = weightBuffer.baseAddress!  // [N, O], [O, I]
-            if batch == 1 {
-                // Rows of W are split over the cores; each slice adds dy[o] · W[o, :] into its own
-                // partial dx (100 KB for VGG's 25088 inputs: it stays in L2) while W streams past
-                // once, in order. The partials are then summed in slice order.
-                let slices = chunkCount(items: outFeatures, totalWork: outFeatures * inFeatures)
-                let partials = UnsafeMutablePointer<Float>.allocate(capacity: slices * inFeatures)  // [slices, I]
+            if batch <= linearStreamingBatchLimit {
+                // Rows of W are split over the cores; each slice adds dy[n, o] · W[o, :] into its own
+                // partial dx[n] (100 KB per item for VGG's 25088 inputs: they stay in L2) while W
+                // streams past once, in order. The partials are then summed in slice order.
+                let slices = chunkCount(items: outFeatures, totalWork: batch * outFeatures * inFeatures)
+                let itemsSize = batch * inFeatures
+                let partials = UnsafeMutablePointer<Float>.allocate(capacity: slices * itemsSize)  // [slices, N, I]
                 defer { partials.deallocate() }
-                partials.initialize(repeating: 0, count: slices * inFeatures)
+                partials.initialize(repeating: 0, count: slices * itemsSize)
                 let accumulateSlice = { (slice: Int) in
-                    let partial = partials + slice * inFeatures
+                    let partial = partials + slice * itemsSize
                     for o in evenSlice(slice, of: slices, total: outFeatures) {
-                        addScaled(w + o * inFeatures, scale: dy[o], into: partial, count: inFeatures)
+                        for n in 0 ..< batch {
+                            addScaled(w + o * inFeatures, scale: dy[n * outFeatures + o], into: partial + n * inFeatures, count: inFeatures)
+                        }
                     }
                 }
                 if slices == 1 { accumulateSlice(0) } else { parallelFor(slices, accumulateSlice) }
-                dx.initialize(from: partials, count: inFeatures)
+                dx.initialize(from: partials, count: itemsSize)
                 for slice in 1 ..< slices {
-                    addScaled(partials + slice * inFeatures, scale: 1, into: dx, count: inFeatures)
+                    addScaled(partials + slice * itemsSize, scale: 1, into: dx, count: itemsSize)
                 }
             } else {
                 gemm(m: batch, n: inFeatures, k: outFeatures, a: dy, lda: outFeatures, transA: false,

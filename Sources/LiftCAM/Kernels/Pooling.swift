@@ -96,9 +96,8 @@ public func maxPool2d(_ input: Tensor, shape: Pool2dShape) -> (output: Tensor, a
         windows.rows.withUnsafeBufferPointer { rows in
         windows.columns.withUnsafeBufferPointer { columns in
             let x = inputBuffer.baseAddress!, y = outputBuffer.baseAddress!, at = argmaxBuffer.baseAddress!
-            // Output columns whose windows lie inside the row: there 16 outputs at a time run in SIMD.
             let padding = shape.paddingWidth, stride = shape.strideWidth, kernelWidth = shape.kernelWidth
-            let interior = max(0, (padding + stride - 1) / stride) ..< min(outputWidth, floorDivide(width + padding - kernelWidth, stride) + 1)
+            let interior = interiorOutputColumns(width: width, outputWidth: outputWidth, shape: shape)
             forEachSlice(items: planes, totalWork: input.count + outputPlane * planes) { planeRange in
                 for plane in planeRange {
                     let source = x + plane * height * width
@@ -134,6 +133,26 @@ public func maxPool2d(_ input: Tensor, shape: Pool2dShape) -> (output: Tensor, a
     return (output, argmax)
 }
 
+/// The output columns whose windows lie entirely inside the input row: there pooling runs 16
+/// outputs at a time in SIMD (`loadStridedLanes`), elsewhere one at a time.
+func interiorOutputColumns(width: Int, outputWidth: Int, shape: Pool2dShape) -> Range<Int> {
+    let low = min(outputWidth, (shape.paddingWidth + shape.strideWidth - 1) / shape.strideWidth)
+    let high = min(outputWidth, floorDivide(width + shape.paddingWidth - shape.kernelWidth, shape.strideWidth) + 1)
+    return low ..< max(low, high)
+}
+
+/// start[0], start[stride], …, start[15·stride] as one SIMD16. Stride 1 is one load; stride 2 loads
+/// 32 contiguous floats and keeps the even ones, allowed only when `pairsFit` (the 32nd float, one
+/// past the last one needed, is still inside the row); other strides gather lane by lane.
+@inline(__always)
+func loadStridedLanes(_ start: UnsafePointer<Float>, stride: Int, pairsFit: Bool) -> Float16Lanes {
+    if stride == 1 { return loadLanes(start) }
+    if stride == 2 && pairsFit { return UnsafeRawPointer(start).loadUnaligned(as: SIMD32<Float>.self).evenHalf }
+    var gathered = Float16Lanes()
+    for lane in 0 ..< 16 { gathered[lane] = start[lane * stride] }
+    return gathered
+}
+
 /// Max pooling of 16 consecutive outputs of one row whose windows all lie inside the row: lane i
 /// covers input columns `firstColumn + i·stride ..< … + kernelWidth` of rows `rows`. Same rule as the
 /// scalar loop, lane by lane: replace when greater or NaN, in row-major window order.
@@ -144,21 +163,11 @@ func maxPoolSixteenColumns(_ source: UnsafePointer<Float>, width: Int, rows: Ran
     let laneOffsets = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) &* Int32(stride)
     var best = Float16Lanes(repeating: -.infinity)
     var bestIndex = SIMD16<Int32>(repeating: Int32(truncatingIfNeeded: rows.lowerBound * width + firstColumn)) &+ laneOffsets
-    // Stride 2 reads 32 contiguous floats and keeps the even ones, when the 32nd is still in the row.
     let pairsFit = firstColumn + kernelWidth + 30 < width
     for h in rows {
         let rowStart = source + h * width + firstColumn
         for v in 0 ..< kernelWidth {
-            let values: Float16Lanes
-            if stride == 1 {
-                values = loadLanes(rowStart + v)
-            } else if stride == 2 && pairsFit {
-                values = UnsafeRawPointer(rowStart + v).loadUnaligned(as: SIMD32<Float>.self).evenHalf
-            } else {
-                var gathered = Float16Lanes()
-                for lane in 0 ..< 16 { gathered[lane] = rowStart[v + lane * stride] }
-                values = gathered
-            }
+            let values = loadStridedLanes(rowStart + v, stride: stride, pairsFit: pairsFit)
             let candidates = SIMD16<Int32>(repeating: Int32(truncatingIfNeeded: h * width + firstColumn + v)) &+ laneOffsets
             let replaces = (values .> best) .| (values .!= values)
             best.replace(with: values, where: replaces)

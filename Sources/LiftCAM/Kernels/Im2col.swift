@@ -13,10 +13,11 @@ func validOutputColumns(kernelColumn: Int, width: Int, outputWidth: Int, stride:
 /// im2col for one item and a band of output rows: unfolded[(c·kh + u)·kw + v, (oy − band.lower)·ow + ox]
 /// = x[c, oy·sh − ph + u, ox·sw − pw + v], zero where that falls in the padding.
 ///
-/// input `[C, H, W]` → unfolded `[C·kh·kw, band·ow]`. Channels are split over the cores; with stride 1
-/// each row segment is one contiguous copy.
-func unfold(_ input: UnsafePointer<Float>, height: Int, width: Int, shape: Conv2dShape,
-            outputRows band: Range<Int>, outputWidth: Int, into unfolded: UnsafeMutablePointer<Float>) {
+/// input `[C, H, W]` → unfolded `[C·kh·kw, band·ow]`, consecutive rows `rowStride` apart (wider than
+/// band·ow when several items share the buffer side by side). Channels are split over the cores;
+/// with stride 1 each row segment is one contiguous copy.
+func im2col(_ input: UnsafePointer<Float>, height: Int, width: Int, shape: Conv2dShape,
+            outputRows band: Range<Int>, outputWidth: Int, rowStride: Int, into unfolded: UnsafeMutablePointer<Float>) {
     let kernelHeight = shape.kernelHeight, kernelWidth = shape.kernelWidth
     let strideHeight = shape.strideHeight, strideWidth = shape.strideWidth
     let paddingHeight = shape.paddingHeight, paddingWidth = shape.paddingWidth
@@ -26,7 +27,7 @@ func unfold(_ input: UnsafePointer<Float>, height: Int, width: Int, shape: Conv2
             let plane = input + channel * height * width
             for u in 0 ..< kernelHeight {
                 for v in 0 ..< kernelWidth {
-                    let row = unfolded + ((channel * kernelHeight + u) * kernelWidth + v) * bandColumns
+                    let row = unfolded + ((channel * kernelHeight + u) * kernelWidth + v) * rowStride
                     let valid = validOutputColumns(kernelColumn: v, width: width, outputWidth: outputWidth,
                                                    stride: strideWidth, padding: paddingWidth)
                     for oy in band {
@@ -51,13 +52,14 @@ func unfold(_ input: UnsafePointer<Float>, height: Int, width: Int, shape: Conv2
     }
 }
 
-/// col2im, the transpose of `unfold`: adds unfolded[(c·kh + u)·kw + v, (oy − band.lower)·ow + ox] to
+/// col2im, the transpose of `im2col`: adds unfolded[(c·kh + u)·kw + v, (oy − band.lower)·ow + ox] to
 /// x[c, oy·sh − ph + u, ox·sw − pw + v] wherever that is inside the image (padding drops out).
 ///
-/// unfolded `[C·kh·kw, band·ow]` → adds into `[C, H, W]`. One channel's rows all land in its own
-/// plane, so channels split over the cores without two workers writing the same element.
-func fold(_ unfolded: UnsafePointer<Float>, outputRows band: Range<Int>, outputWidth: Int, shape: Conv2dShape,
-          height: Int, width: Int, addingInto input: UnsafeMutablePointer<Float>) {
+/// unfolded `[C·kh·kw, band·ow]` (rows `rowStride` apart) → adds into `[C, H, W]`. One channel's rows
+/// all land in its own plane, so channels split over the cores without two workers writing the
+/// same element.
+func col2im(_ unfolded: UnsafePointer<Float>, outputRows band: Range<Int>, outputWidth: Int, rowStride: Int,
+            shape: Conv2dShape, height: Int, width: Int, addingInto input: UnsafeMutablePointer<Float>) {
     let kernelHeight = shape.kernelHeight, kernelWidth = shape.kernelWidth
     let strideHeight = shape.strideHeight, strideWidth = shape.strideWidth
     let paddingHeight = shape.paddingHeight, paddingWidth = shape.paddingWidth
@@ -67,7 +69,7 @@ func fold(_ unfolded: UnsafePointer<Float>, outputRows band: Range<Int>, outputW
             let plane = input + channel * height * width
             for u in 0 ..< kernelHeight {
                 for v in 0 ..< kernelWidth {
-                    let row = unfolded + ((channel * kernelHeight + u) * kernelWidth + v) * bandColumns
+                    let row = unfolded + ((channel * kernelHeight + u) * kernelWidth + v) * rowStride
                     let valid = validOutputColumns(kernelColumn: v, width: width, outputWidth: outputWidth,
                                                    stride: strideWidth, padding: paddingWidth)
                     for oy in band {
