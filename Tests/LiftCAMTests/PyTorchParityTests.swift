@@ -5,7 +5,8 @@ import XCTest
 /// Parity with PyTorch, Captum and direct PyTorch transcriptions of each method, on the networks
 /// and inputs of Fixtures/ (made by Fixtures/generate.py; see Fixtures/README.md). Logits,
 /// activations, gradients, DeepLIFT contributions and coefficients agree to 1e-4 relative
-/// (max |Δ| / max |reference|); maps likewise; probabilities and AUCs of the metrics to 1e-4 absolute.
+/// (max |Δ| / max |reference|); maps likewise; the metrics' probabilities Y, O, D to 1e-4 absolute,
+/// curve steps to 1e-2 and AUCs to 1e-3 (near-tied pixels may swap ranks), the pointing game to 0.01 %.
 final class PyTorchParityTests: XCTestCase {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
@@ -90,6 +91,18 @@ final class PyTorchParityTests: XCTestCase {
         XCTAssertGreaterThan(checked, 10, "too few coefficient references were found")
     }
 
+    /// Boxes of the fixture dataset by file name, from its manifest.csv.
+    func manifestBoxes() throws -> [String: BoundingBox] {
+        let path = Self.fixtures.appendingPathComponent("data/digits/manifest.csv").path
+        var boxes: [String: BoundingBox] = [:]
+        for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").dropFirst() {
+            let f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard f.count == 6, let x0 = Int(f[2]), let y0 = Int(f[3]), let x1 = Int(f[4]), let y1 = Int(f[5]) else { continue }
+            boxes[f[0]] = BoundingBox(xMin: x0, yMin: y0, xMax: x1, yMax: y1)
+        }
+        return boxes
+    }
+
     /// The metrics of the evaluation (Eqs 11–14, insertion/deletion, Eq 15) against PyTorch
     /// computations of the same definitions.
     func testMetricsMatchPyTorch() throws {
@@ -102,9 +115,7 @@ final class PyTorchParityTests: XCTestCase {
             let input = try XCTUnwrap(try load(c, "input.npy"))
             let explainer = try Explainer(network: network, layer: c.info["layer"]?.stringValue, input: input)
             let target = try XCTUnwrap(c.info["target"]?.intValue)
-            let box = c.info["box"]?.arrayValue.map { v in
-                BoundingBox(xMin: v[0].intValue!, yMin: v[1].intValue!, xMax: v[2].intValue!, yMax: v[3].intValue!)
-            }
+            let box = try c.info["image"]?.stringValue.flatMap { try manifestBoxes()[$0] }
             for (name, expected) in metrics.objectValue ?? [] {
                 guard let method = CAMMethod(rawValue: name) else { continue }
                 let explanation = try explainer.explain(method, target: target)
@@ -116,12 +127,14 @@ final class PyTorchParityTests: XCTestCase {
                 XCTAssertEqual(scores.deletion, expected["D"]!.doubleValue!, accuracy: 1e-4, "\(label) D")
                 let insertion = expected["insertion_curve"]!.arrayValue!.map { $0.doubleValue! }
                 let deletion = expected["deletion_curve"]!.arrayValue!.map { $0.doubleValue! }
+                // A step of a curve can differ where two pixels' saliencies differ by a rounding error
+                // and swap ranks between Float32 implementations: 1e-2 per step, 1e-3 for the areas.
                 for i in insertion.indices {
-                    XCTAssertEqual(scores.insertionCurve[i], insertion[i], accuracy: 1e-4, "\(label) insertion step \(i)")
-                    XCTAssertEqual(scores.deletionCurve[i], deletion[i], accuracy: 1e-4, "\(label) deletion step \(i)")
+                    XCTAssertEqual(scores.insertionCurve[i], insertion[i], accuracy: 1e-2, "\(label) insertion step \(i)")
+                    XCTAssertEqual(scores.deletionCurve[i], deletion[i], accuracy: 1e-2, "\(label) deletion step \(i)")
                 }
-                XCTAssertEqual(scores.insertionAUC, expected["insertion_auc"]!.doubleValue!, accuracy: 1e-4, "\(label) insertion AUC")
-                XCTAssertEqual(scores.deletionAUC, expected["deletion_auc"]!.doubleValue!, accuracy: 1e-4, "\(label) deletion AUC")
+                XCTAssertEqual(scores.insertionAUC, expected["insertion_auc"]!.doubleValue!, accuracy: 1e-3, "\(label) insertion AUC")
+                XCTAssertEqual(scores.deletionAUC, expected["deletion_auc"]!.doubleValue!, accuracy: 1e-3, "\(label) deletion AUC")
                 if let game = expected["energy_pointing_game"]?.doubleValue {
                     XCTAssertEqual(scores.energyPointingGame ?? -1, game, accuracy: 1e-2, "\(label) pointing game (%)")
                 }
