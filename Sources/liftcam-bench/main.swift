@@ -1,5 +1,6 @@
 // liftcam-bench: each fast kernel against its naive twin, in the same run, as a Markdown table.
-// Run: swift run -c release liftcam-bench   (about a minute on 2 cores; see Benchmarks/README.md)
+// Run: swift run -c release liftcam-bench   (about 15 s on 2 cores; see Benchmarks/README.md)
+//      swift run -c release liftcam-bench methods   (the CAM methods on vgg16/resnet50/resnet18)
 import LiftCAM
 
 /// C = op(A)·op(B) on buffers of values in [-1, 1): `gemm` against `gemmNaive`.
@@ -119,4 +120,9 @@ if dataMovementKernels.contains(where: isSelected) {
     measure("bilinearResize", "64×7×7 → 224×224", work: .bytes(4.0 * 64 * (49 + 224 * 224)), repetitions: 10,
             fast: { _ = bilinearResize(maps, height: 224, width: 224) },
             naive: { _ = bilinearResizeNaive(maps, height: 224, width: 224) })
+}
+
+// The methods table runs only when asked for by name (it builds torchvision-sized networks).
+if rowFilters.contains("methods") {
+    do { try runMethodBenchmarks() } catch { print("methods benchmark failed: \(error)") }
 }
