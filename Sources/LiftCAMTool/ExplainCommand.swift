@@ -5,9 +5,7 @@ import Foundation
 enum ExplainCommand {
     static let spec = CommandSpec(
         name: "explain", summary: "explain one input with CAM methods (coefficients, maps, JSON)",
-        options: [
-            OptionSpec(name: "arch", valueName: "NAME|FILE.json", help: "vgg11…vgg19[_bn], resnet18…resnet152, or an architecture file", required: true),
-            OptionSpec(name: "weights", valueName: "DIR", help: "directory of <state-dict key>.npy files", required: true),
+        options: networkOptions + [
             OptionSpec(name: "input", valueName: "FILE", help: "an image (.png, .ppm, .pgm) or a preprocessed tensor (.npy)", required: true),
             OptionSpec(name: "layer", valueName: "NAME", help: "target layer (default: last ReLU of features for VGG, layer4 for ResNet)"),
             OptionSpec(name: "target", valueName: "C", help: "class index to explain (default: the predicted class)"),

@@ -4,9 +4,7 @@ import LiftCAM
 enum ForwardCommand {
     static let spec = CommandSpec(
         name: "forward", summary: "run the network on one input and print its logits",
-        options: [
-            OptionSpec(name: "arch", valueName: "NAME|FILE.json", help: "vgg11…vgg19[_bn], resnet18…resnet152, or an architecture file", required: true),
-            OptionSpec(name: "weights", valueName: "DIR", help: "directory of <state-dict key>.npy files", required: true),
+        options: networkOptions + [
             OptionSpec(name: "input", valueName: "FILE", help: "preprocessed tensor .npy [3,H,W] or [1,3,H,W], or an image", required: true),
             OptionSpec(name: "json", valueName: "FILE|-", help: "where to write {\"logits\": [...]} (default -, standard output)"),
         ] + Preprocessing.options,

@@ -1,6 +1,12 @@
 import LiftCAM
 import LiftCAMImaging
 
+/// `--arch` and `--weights`, which every command that runs a network takes.
+let networkOptions = [
+    OptionSpec(name: "arch", valueName: "NAME|FILE.json", help: "vgg11…vgg19[_bn], resnet18…resnet152, or an architecture file", required: true),
+    OptionSpec(name: "weights", valueName: "DIR", help: "directory of <state-dict key>.npy files", required: true),
+]
+
 /// The network and its weights, from `--arch` and `--weights`.
 func loadNetwork(arch: String, weights: String) throws -> Network {
     let architecture = try Architecture.resolve(arch)
