@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "LiftCAMTool", dependencies: ["LiftCAM", "LiftCAMImaging"], swiftSettings: fastMath),
         .executableTarget(name: "liftcam", dependencies: ["LiftCAMTool"], swiftSettings: fastMath),
         .executableTarget(name: "liftcam-bench", dependencies: ["LiftCAM"], swiftSettings: fastMath),
-        .testTarget(name: "LiftCAMTests", dependencies: ["LiftCAM"], swiftSettings: fastMath),
+        .testTarget(name: "LiftCAMTests", dependencies: ["LiftCAM", "LiftCAMImaging"], swiftSettings: fastMath),
         .testTarget(name: "LiftCAMImagingTests", dependencies: ["LiftCAMImaging"], swiftSettings: fastMath),
         .testTarget(name: "LiftCAMToolTests", dependencies: ["LiftCAMTool", "liftcam"], swiftSettings: fastMath),
     ]
