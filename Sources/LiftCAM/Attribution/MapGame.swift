@@ -49,17 +49,23 @@ public struct MapGame: Sendable {
         }
         let pooled = Sequential(name: "", layers: Array(separable)).forward(activations.batched)  // [1, K, ph, pw]
         let k = activations.shape[0], block = pooled.count / k, outputs = first.weight.shape[0]
-        // P[k, o] = Σ_j W[o, k·block + j] · pooled[k·block + j]
+        // P[k, o] = Σ_j W[o, k·block + j] · pooled[k·block + j]: one pass over W (the largest
+        // matrix of a VGG head), rows of outputs split over the cores.
         var p = Tensor(shape: [k, outputs])
         p.storage.withUnsafeMutableBufferPointer { pp in
             first.weight.storage.withUnsafeBufferPointer { w in
                 pooled.storage.withUnsafeBufferPointer { x in
-                    for o in 0..<outputs {
-                        let row = o * k * block
-                        for map in 0..<k {
-                            var sum: Float = 0
-                            for j in 0..<block { sum += w[row + map * block + j] * x[map * block + j] }
-                            pp[map * outputs + o] = sum
+                    let out = SendablePointer(pp.baseAddress!)
+                    let weights = SendableConstPointer(w.baseAddress!), inputs = SendableConstPointer(x.baseAddress!)
+                    let chunks = min(workerCount * 4, outputs)
+                    parallelFor(chunks) { chunk in
+                        for o in (chunk * outputs / chunks) ..< ((chunk + 1) * outputs / chunks) {
+                            let row = weights.base + o * k * block
+                            for map in 0..<k {
+                                var sum: Float = 0
+                                for j in 0..<block { sum += row[map * block + j] * inputs.base[map * block + j] }
+                                out.base[map * outputs + o] = sum
+                            }
                         }
                     }
                 }
