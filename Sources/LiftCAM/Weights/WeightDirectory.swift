@@ -24,12 +24,7 @@ public struct WeightDirectory: Sendable {
             let key = String(name.dropLast(4))
             let file = joinPath(path, name)
             if key.hasSuffix("num_batches_tracked"), try readNPYHeader(path: file).isIntegerDType { continue }
-            let tensor = try readNPY(path: file)
-            // A NaN or infinite weight makes every logit NaN: refuse it here, naming the file.
-            if let bad = tensor.storage.firstIndex(where: { !$0.isFinite }) {
-                throw LiftCAMError.file(file, "value \(tensor.storage[bad]) at flat index \(bad) is not finite")
-            }
-            tensors[key] = tensor
+            tensors[key] = try readNPY(path: file)
         }
         guard !tensors.isEmpty else {
             throw LiftCAMError.file(path, "no weights in this directory (expected one .npy file per state-dict key, e.g. features.0.weight.npy)")
