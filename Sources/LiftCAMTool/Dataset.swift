@@ -102,6 +102,9 @@ struct Manifest {
                 guard inputShape.count == 3, inputShape[0] == 3 || inputShape[0] == 1 else {
                     throw LiftCAMError("expected a tensor [3, H, W] or [1, 3, H, W], found \(header.shape)")
                 }
+                guard (1...maximumInputSide).contains(inputShape[1]), (1...maximumInputSide).contains(inputShape[2]) else {
+                    throw LiftCAMError("the tensor \(header.shape) is empty or larger than \(maximumInputSide) pixels a side")
+                }
                 _ = try check.network.checkInput(shape: inputShape)
             } catch let error as LiftCAMError {
                 let message = error.description.hasPrefix(filePath + ": ") ? String(error.description.dropFirst(filePath.count + 2)) : error.description

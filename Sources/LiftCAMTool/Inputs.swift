@@ -1,6 +1,10 @@
 import LiftCAM
 import LiftCAMImaging
 
+/// The largest network input side the tool accepts (from --size, an architecture or a .npy): a
+/// 4096×4096 input already needs GiBs of activations in a VGG; past it, memory runs out.
+let maximumInputSide = Architecture.maximumInputSide
+
 /// `--arch` and `--weights`, which every command that runs a network takes.
 let networkOptions = [
     OptionSpec(name: "arch", valueName: "NAME|FILE.json", help: "vgg11…vgg19[_bn], resnet18…resnet152, or an architecture file", required: true),
@@ -40,18 +44,22 @@ struct Preprocessing {
         let shape = architecture.inputShape
         (height, width) = (shape[1], shape[2])
         if let size = arguments.value("size") {
-            let parts = size.split(separator: "x").map { Int($0) }
+            // Empty pieces kept, so "5x" and "x5" are refused rather than read as 5.
+            let parts = size.split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
             guard (1...2).contains(parts.count), parts.allSatisfy({ ($0 ?? 0) >= 1 }) else {
                 throw ToolError.usage("--size must be H or HxW with positive integers, got '\(size)'")
+            }
+            guard parts.allSatisfy({ $0! <= maximumInputSide }) else {
+                throw ToolError.usage("--size \(size) is too large: at most \(maximumInputSide) pixels a side")
             }
             height = parts[0]!
             width = parts.count == 2 ? parts[1]! : parts[0]!
         }
         func triple(_ name: String, _ fallback: [Float]) throws -> [Float] {
             guard let text = arguments.value(name) else { return fallback }
-            let values = text.split(separator: ",").compactMap { Float($0) }
+            let values = text.split(separator: ",").compactMap { Float($0) }.filter(\.isFinite)
             guard values.count == 3, text.split(separator: ",").count == 3 else {
-                throw ToolError.usage("--\(name) must be three numbers R,G,B, got '\(text)'")
+                throw ToolError.usage("--\(name) must be three finite numbers R,G,B, got '\(text)'")
             }
             return values
         }
@@ -100,6 +108,15 @@ func loadInput(path: String, preprocessing: Preprocessing) throws -> LoadedInput
         if tensor.rank == 4 && tensor.shape[0] == 1 { tensor = tensor.reshaped(Array(tensor.shape.dropFirst())) }
         guard tensor.rank == 3, tensor.shape[0] == 3 || tensor.shape[0] == 1 else {
             throw LiftCAMError.file(path, "expected a tensor [3, H, W] or [1, 3, H, W], found \(tensor.shape)")
+        }
+        guard tensor.shape[1] >= 1, tensor.shape[2] >= 1 else {
+            throw LiftCAMError.file(path, "the tensor \(tensor.shape) is empty")
+        }
+        guard tensor.shape[1] <= maximumInputSide, tensor.shape[2] <= maximumInputSide else {
+            throw LiftCAMError.file(path, "the tensor \(tensor.shape) is too large: at most \(maximumInputSide) pixels a side")
+        }
+        if let bad = tensor.storage.firstIndex(where: { !$0.isFinite }) {
+            throw LiftCAMError.file(path, "value \(tensor.storage[bad]) at flat index \(bad) is not finite")
         }
         return LoadedInput(tensor: tensor, image: try pictureOfTensor(tensor, preprocessing: preprocessing))
     }

@@ -112,13 +112,17 @@ public struct Explainer: Sendable {
                 throw LiftCAMError("--orderings must be at least 1, got \(options.orderings)")
             }
             let game = MapGame(activations: activations, head: head)
+            try checkSampleTable(options.orderings, option: "--orderings", players: game.playerCount)
             let orderings = randomOrderings(count: options.orderings, players: game.playerCount, seed: options.seed)
             return shapCAMCoefficients(game: game, orderings: orderings, progress: options.progress)
         case .shapExact:
             return try exactSHAPCoefficients(game: MapGame(activations: activations, head: head))
         case .lime:
             let game = MapGame(activations: activations, head: head)
-            return limeCAMCoefficients(game: game, samples: options.limeSamples ?? game.playerCount, seed: options.seed)
+            let samples = options.limeSamples ?? game.playerCount
+            guard samples >= 1 else { throw LiftCAMError("--lime-samples must be at least 1, got \(samples)") }
+            try checkSampleTable(samples, option: "--lime-samples", players: game.playerCount)
+            return limeCAMCoefficients(game: game, samples: samples, seed: options.seed)
         case .lrp:
             return lrpCAMCoefficients(head: head, activations: activations)
         }
@@ -141,5 +145,19 @@ public struct Explainer: Sendable {
 extension Substring {
     var trimmingSpaces: String {
         String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
+}
+
+/// The most entries a table of sampled orderings or coalitions (`count` rows of K players) may
+/// have: 2^27, i.e. 1 GiB of orderings. Past it the allocation alone would exhaust memory, so an
+/// absurd --orderings or --lime-samples is refused instead of trapping in the allocator.
+public let maximumSampleTableEntries = 1 << 27
+
+/// Refuses `count` samples of `players` entries each when the table would pass
+/// `maximumSampleTableEntries`.
+private func checkSampleTable(_ count: Int, option: String, players: Int) throws {
+    let (entries, overflow) = count.multipliedReportingOverflow(by: max(players, 1))
+    guard !overflow, entries <= maximumSampleTableEntries else {
+        throw LiftCAMError("\(option) \(count) is too large: \(count) samples of K = \(players) maps pass the limit of \(maximumSampleTableEntries) entries (at most \(maximumSampleTableEntries / max(players, 1)) here)")
     }
 }

@@ -64,7 +64,51 @@ extension Architecture {
         }
     }
 
+    /// The largest network input side an architecture file may declare.
+    public static let maximumInputSide = 4096
+    /// The most elements one weight tensor may have (2^31, 8 GiB of Float): past it the
+    /// architecture is refused before anything is allocated.
+    public static let maximumTensorElements = 1 << 31
+
+    /// The shapes of the largest weight tensors the configuration implies (convolutions and
+    /// linear layers), by the JSON key that sets their size; the caller multiplies with overflow checks.
+    private static func weightSizes<C>(_ configuration: C) -> [(String, [Int])] {
+        if let vgg = configuration as? VGGConfiguration {
+            var sizes: [(String, [Int])] = [], channels = vgg.inputShape[0]
+            for case .convolution(let width) in vgg.config {
+                sizes.append(("config", [width, channels, 3, 3]))
+                channels = width
+            }
+            var features = [channels, vgg.pool.height, vgg.pool.width]
+            for (index, width) in (vgg.classifier + [vgg.classes]).enumerated() {
+                let key = index == vgg.classifier.count ? "classes" : "classifier"
+                sizes.append((index == 0 ? "pool' and '\(key)" : key, [width] + features))
+                features = [width]
+            }
+            return sizes
+        }
+        if let resnet = configuration as? ResNetConfiguration {
+            let widest = [resnet.width, 8, resnet.block.expansion]
+            return [("width", [resnet.width, resnet.inputShape[0], 7, 7]), ("width", widest + widest + [3, 3]),
+                    ("classes", [resnet.classes] + widest)]
+        }
+        return []
+    }
+
     private static func checked<C>(_ configuration: C) throws -> C {
+        let input = (configuration as? VGGConfiguration)?.inputShape ?? (configuration as? ResNetConfiguration)?.inputShape ?? []
+        if input.count == 3, input[1] > maximumInputSide || input[2] > maximumInputSide {
+            throw LiftCAMError("'input' \(input) is too large: at most \(maximumInputSide) pixels a side")
+        }
+        for (key, factors) in weightSizes(configuration) {
+            var elements = 1, overflow = false
+            for factor in factors where !overflow {
+                (elements, overflow) = elements.multipliedReportingOverflow(by: factor)
+            }
+            guard !overflow, elements <= maximumTensorElements else {
+                throw LiftCAMError("'\(key)' is too large: a weight tensor would have \(overflow ? "more than Int.max" : "\(elements)") elements (at most \(maximumTensorElements))")
+            }
+        }
         if let vgg = configuration as? VGGConfiguration, let names = vgg.classNames, names.count != vgg.classes {
             throw LiftCAMError("class_names has \(names.count) names for \(vgg.classes) classes")
         }
