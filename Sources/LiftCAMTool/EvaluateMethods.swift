@@ -100,10 +100,16 @@ struct ImageEvaluator {
     /// Every method's scores on the image. Errors here are about a method, not the image.
     func evaluate(_ explainer: Explainer, item: DatasetItem) throws -> EvaluatedImage {
         let target = targetMode == .label ? item.label : explainer.predictedClass
-        let reference = referenceOrderings > 0
-            ? try explainer.coefficients(.shap, target: target,
-                                         options: MethodOptions(orderings: referenceOrderings, seed: referenceSeed))
-            : nil
+        var reference: [Float]?
+        if referenceOrderings > 0 {
+            do {
+                reference = try explainer.coefficients(.shap, target: target,
+                                                       options: MethodOptions(orderings: referenceOrderings, seed: referenceSeed))
+            } catch let error as LiftCAMError where error.description.hasPrefix("--orderings") {
+                // The limit is the same, but the option the user gave is the reference's.
+                throw LiftCAMError("--reference-orderings" + error.description.dropFirst("--orderings".count))
+            }
+        }
         let scores = try specs.map { spec in
             try (0..<runCount(spec)).map { run in
                 let explanation = try explainer.explain(spec.method, target: target, options: options(spec, run: run))

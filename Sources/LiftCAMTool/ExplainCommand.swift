@@ -21,6 +21,10 @@ enum ExplainCommand {
         example: "liftcam explain --arch vgg16 --weights weights/vgg16 --input cat.png --method all --out cat-report")
 
     static func run(_ arguments: ParsedArguments, console: Console) throws {
+        if let directory = arguments.value("out"), fileExists(directory), !isDirectory(directory) {
+            // Refused before the work, not after it.
+            throw LiftCAMError.file(directory, "exists and is not a directory (--out needs a directory)")
+        }
         let network = try loadNetwork(arch: arguments.required("arch"), weights: arguments.required("weights"))
         let preprocessing = try Preprocessing(arguments: arguments, architecture: network.architecture)
         let inputPath = arguments.required("input")

@@ -59,6 +59,25 @@ final class HardeningTests: XCTestCase {
                       mentions: ["--lime-samples 9223372036854775807 is too large"])
     }
 
+    /// `--out` naming an existing file is refused before any work, not after it.
+    func testOutThatIsAFileIsRefusedUpFront() throws {
+        let file = directory + "/taken"
+        try writeFileAtomically(file, text: "x")
+        assertRefused(["--out", file, "--method", "scorecam"], status: 1, mentions: [file + ": exists and is not a directory"])
+    }
+
+    /// The SHAP-CAM reference's size limit names the option the user gave.
+    func testAbsurdReferenceOrderingsNameTheirOption() throws {
+        let data = directory + "/data"
+        try makeDirectory(data)
+        try writeFileAtomically(data + "/a.png", bytes: PNG.encode(try testPicture(width: 12, height: 12, seed: 4)))
+        try writeFileAtomically(data + "/manifest.csv", text: "file,label,x_min,y_min,x_max,y_max\na.png,0,,,,\n")
+        let run = runTool(["evaluate"] + model.arguments + ["--data", data, "--method", "lift",
+                                                             "--reference-orderings", "10000000000"])
+        XCTAssertEqual(run.status, 1, run.error)
+        XCTAssertTrue(run.error.contains("--reference-orderings 10000000000 is too large"), run.error)
+    }
+
     func testEmptyAndNonFiniteTensorInputs() throws {
         let empty = try writeNPY("empty.npy", shape: [3, 0, 12], values: [])
         assertRefused([], input: empty, status: 1, mentions: [empty, "the tensor [3, 0, 12] is empty"])
