@@ -86,6 +86,10 @@ final class ArchitectureTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("not activation maps"))
         }
         XCTAssertThrowsError(try network.checkInput(shape: [1, 40, 36])) { XCTAssertTrue("\($0)".contains("conv1")) }
+        // An input whose activations would not fit in memory is refused from the shapes alone.
+        XCTAssertThrowsError(try TestNetworks.vgg().checkInput(shape: [3, 20000, 20000])) {
+            XCTAssertEqual("\($0)", "input [3, 20000, 20000] is too large: features.0 would output [6, 20000, 20000] (more than 268435456 values)")
+        }
         // A split between a convolution and its batch-norm keeps the batch-norm in the head.
         let vgg = try TestNetworks.vgg(batchNorm: true)
         XCTAssertThrowsError(try vgg.checkInput(shape: [3, 2, 2])) { XCTAssertTrue("\($0)".contains("features.10: input [12, 1, 1] is smaller than the 2x2 pooling window"), "\($0)") }

@@ -63,10 +63,25 @@ public struct Network: Sendable {
     /// Logits for a batch of inputs `[N, C, H, W]` → `[N, classes]`.
     public func forward(_ input: Tensor) -> Tensor { fusedWhole.forward(input) }
 
+    /// The most values one activation tensor of one input may hold (2^28 Floats, 1 GiB): past it a
+    /// forward pass would exhaust memory, so such an input is refused up front.
+    public static let maximumActivationElements = 1 << 28
+
     /// Checks that one input of shape `[C, H, W]` fits the network and returns the logits' shape;
-    /// the error names the first module the input does not fit.
+    /// the error names the first module the input does not fit, or whose output would be too large.
     public func checkInput(shape: [Int]) throws -> [Int] {
-        try Sequential(name: "", layers: modules).outputShape(for: shape)
+        var current = shape
+        for module in modules {
+            current = try module.outputShape(for: current)
+            let (elements, overflow) = current.reduce((1, false)) { partial, size in
+                let (product, over) = partial.0.multipliedReportingOverflow(by: size)
+                return (product, partial.1 || over)
+            }
+            guard !overflow, elements <= Self.maximumActivationElements else {
+                throw LiftCAMError("input \(shape) is too large: \(module.name) would output \(current) (more than \(Self.maximumActivationElements) values)")
+            }
+        }
+        return current
     }
 
     /// Splits the network after the module `layer` into the body f^[l] (input → activation maps A)
