@@ -49,12 +49,7 @@ enum DemoCommand {
         for (index, image) in images.enumerated() {
             let imagePath = pathInDirectory(data, image.file)
             let input = try loadInput(path: imagePath, preprocessing: preprocessing)
-            let explainer: Explainer
-            do {
-                explainer = try Explainer(network: network, input: input.tensor)
-            } catch let error as LiftCAMError {
-                throw LiftCAMError.file(imagePath, error.description)
-            }
+            let explainer = try makeExplainer(network: network, layer: nil, input: input.tensor, path: imagePath)
             let target = explainer.predictedClass
             let explanations = try ExplainCommand.explainAll(explainer, methods: methods, target: target, options: &options,
                                                              skipUnaffordable: false, console: console)

@@ -90,11 +90,7 @@ struct ImageEvaluator {
     /// shape), so they belong to its manifest row.
     func explainer(for item: DatasetItem) throws -> Explainer {
         let input = try loadInput(path: item.path, preprocessing: preprocessing)
-        do {
-            return try Explainer(network: network, layer: layer, input: input.tensor)
-        } catch let error as LiftCAMError {
-            throw LiftCAMError.file(item.path, error.description)
-        }
+        return try makeExplainer(network: network, layer: layer, input: input.tensor, path: item.path)
     }
 
     /// Every method's scores on the image. Errors here are about a method, not the image.

@@ -30,12 +30,7 @@ enum ExplainCommand {
         let inputPath = arguments.required("input")
         let input = try loadInput(path: inputPath, preprocessing: preprocessing)
         let methods = try parseMethods(arguments.value("method") ?? "lift")
-        let explainer: Explainer
-        do {
-            explainer = try Explainer(network: network, layer: arguments.value("layer"), input: input.tensor)
-        } catch let error as LiftCAMError where !error.description.hasPrefix("unknown layer") && !error.description.hasPrefix("layer") {
-            throw LiftCAMError.file(inputPath, error.description)
-        }
+        let explainer = try makeExplainer(network: network, layer: arguments.value("layer"), input: input.tensor, path: inputPath)
         let target = try arguments.int("target", default: explainer.predictedClass, minimum: 0)
         var options = try methodOptions(arguments)
         let explanations = try explainAll(explainer, methods: methods, target: target, options: &options,

@@ -14,11 +14,7 @@ enum ForwardCommand {
         let network = try loadNetwork(arch: arguments.required("arch"), weights: arguments.required("weights"))
         let preprocessing = try Preprocessing(arguments: arguments, architecture: network.architecture)
         let input = try loadInput(path: arguments.required("input"), preprocessing: preprocessing)
-        do {
-            _ = try network.checkInput(shape: input.tensor.shape)
-        } catch let error as LiftCAMError {
-            throw LiftCAMError.file(arguments.required("input"), error.description)
-        }
+        try checkInput(input.tensor, fits: network, path: arguments.required("input"))
         let logits = network.forward(input.tensor.batched).storage
         try emitJSON(.object([("logits", .floats(logits))]), to: arguments.value("json") ?? "-", console: console)
     }

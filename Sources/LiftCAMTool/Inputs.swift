@@ -127,6 +127,22 @@ func loadInput(path: String, preprocessing: Preprocessing) throws -> LoadedInput
     return LoadedInput(tensor: tensor, image: shown)
 }
 
+/// Checks that an input read from `path` fits the network, naming the file when it does not.
+func checkInput(_ input: Tensor, fits network: Network, path: String) throws {
+    do {
+        _ = try network.checkInput(shape: input.shape)
+    } catch let error as LiftCAMError {
+        throw LiftCAMError.file(path, error.description)
+    }
+}
+
+/// The explainer of an input read from `path`: errors about the input name the file; errors about
+/// the layer (unknown, or not a stack of maps) are about the option and stay as they are.
+func makeExplainer(network: Network, layer: String?, input: Tensor, path: String) throws -> Explainer {
+    try checkInput(input, fits: network, path: path)
+    return try Explainer(network: network, layer: layer, input: input)
+}
+
 /// Decodes a PNG, PPM or PGM file; errors name the file.
 func decodeImage(path: String) throws -> Image {
     let bytes = try readFileBytes(path)
