@@ -5,19 +5,7 @@ import XCTest
 
 /// Adversarial inputs that used to trap or exhaust memory: each now fails with exit 1 (bad input) or
 /// 2 (usage), one line naming the file or option, and leaves no output file behind.
-final class HardeningTests: XCTestCase {
-    var directory = ""
-    var model: TinyModel!
-    var pngPath = ""
-
-    override func setUpWithError() throws {
-        directory = try makeTemporaryDirectory()
-        model = try TinyModel(in: directory)
-        pngPath = directory + "/photo.png"
-        try writeFileAtomically(pngPath, bytes: PNG.encode(try testPicture(width: 12, height: 12, seed: 3)))
-    }
-
-    override func tearDown() { removeTemporaryDirectory(directory) }
+final class HardeningTests: TinyModelTestCase {
 
     /// Runs explain with a JSON destination and checks status, message and that no JSON was written.
     func assertRefused(_ extra: [String], input: String? = nil, arch: [String]? = nil, status: Int32, mentions: [String],

@@ -5,19 +5,7 @@ import XCTest
 
 /// Exit codes and messages: 2 for usage errors (with the usage line), 1 for bad input (one line
 /// naming the file or the argument), 0 for --help.
-final class ToolExitCodeTests: XCTestCase {
-    var directory = ""
-    var model: TinyModel!
-    var pngPath = ""
-
-    override func setUpWithError() throws {
-        directory = try makeTemporaryDirectory()
-        model = try TinyModel(in: directory)
-        pngPath = directory + "/photo.png"
-        try writeFileAtomically(pngPath, bytes: PNG.encode(try testPicture(width: 12, height: 12, seed: 3)))
-    }
-
-    override func tearDown() { removeTemporaryDirectory(directory) }
+final class ToolExitCodeTests: TinyModelTestCase {
 
     func explain(_ extra: [String], input: String? = nil) -> ToolRun {
         runTool(["explain"] + model.arguments + ["--input", input ?? pngPath] + extra)

@@ -128,3 +128,20 @@ func reportTableRows(_ html: String, header: String) -> [[String]] {
         }
     }
 }
+
+/// A test case with a fresh temporary directory holding the tiny network (`model`) and a 12×12
+/// picture (`pngPath`), removed after each test.
+class TinyModelTestCase: XCTestCase {
+    var directory = ""
+    var model: TinyModel!
+    var pngPath = ""
+
+    override func setUpWithError() throws {
+        directory = try makeTemporaryDirectory()
+        model = try TinyModel(in: directory)
+        pngPath = directory + "/photo.png"
+        try writeFileAtomically(pngPath, bytes: PNG.encode(try testPicture(width: 12, height: 12, seed: 3)))
+    }
+
+    override func tearDown() { removeTemporaryDirectory(directory) }
+}
