@@ -3,19 +3,13 @@
 import LiftCAM
 import XCTest
 
-/// KernelTestRandom (Steele, Lea & Flood 2014): a tiny seeded generator, so every random shape and
-/// value in these tests is the same on every run.
+/// The library's seeded SplitMix64 with the draws these tests need, so every random shape and value
+/// in them is the same on every run.
 struct KernelTestRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
+    var source: SplitMix64
+    init(seed: UInt64) { source = SplitMix64(seed: seed) }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { source.next() }
 
     /// Uniform in [-1, 1).
     mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 23) - 1 }
