@@ -46,7 +46,7 @@ extension Architecture {
                 classes: try reader.positiveInt("classes", default: 1000),
                 inputShape: try reader.positiveInts("input", count: 3, default: [3, 224, 224]),
                 classNames: try reader.classNames())
-            return .vgg(try checked(configuration))
+            return try checked(.vgg(configuration))
         case "resnet":
             try reader.allowOnly(["family", "block", "layers", "width", "classes", "input", "class_names"])
             let blockName = try reader.string("block")
@@ -58,7 +58,7 @@ extension Architecture {
                 width: try reader.positiveInt("width", default: 64), classes: try reader.positiveInt("classes", default: 1000),
                 inputShape: try reader.positiveInts("input", count: 3, default: [3, 224, 224]),
                 classNames: try reader.classNames())
-            return .resnet(try checked(configuration))
+            return try checked(.resnet(configuration))
         case let other:
             throw LiftCAMError("family must be \"vgg\" or \"resnet\", got \"\(other)\"")
         }
@@ -70,10 +70,11 @@ extension Architecture {
     /// architecture is refused before anything is allocated.
     public static let maximumTensorElements = 1 << 31
 
-    /// The shapes of the largest weight tensors the configuration implies (convolutions and
-    /// linear layers), by the JSON key that sets their size; the caller multiplies with overflow checks.
-    private static func weightSizes<C>(_ configuration: C) -> [(String, [Int])] {
-        if let vgg = configuration as? VGGConfiguration {
+    /// The shapes of the largest weight tensors the architecture implies (convolutions and linear
+    /// layers), by the JSON key that sets their size; the caller multiplies with overflow checks.
+    private var weightSizes: [(String, [Int])] {
+        switch self {
+        case .vgg(let vgg):
             var sizes: [(String, [Int])] = [], channels = vgg.inputShape[0]
             for case .convolution(let width) in vgg.config {
                 sizes.append(("config", [width, channels, 3, 3]))
@@ -86,21 +87,20 @@ extension Architecture {
                 features = [width]
             }
             return sizes
-        }
-        if let resnet = configuration as? ResNetConfiguration {
+        case .resnet(let resnet):
             let widest = [resnet.width, 8, resnet.block.expansion]
             return [("width", [resnet.width, resnet.inputShape[0], 7, 7]), ("width", widest + widest + [3, 3]),
                     ("classes", [resnet.classes] + widest)]
         }
-        return []
     }
 
-    private static func checked<C>(_ configuration: C) throws -> C {
-        let input = (configuration as? VGGConfiguration)?.inputShape ?? (configuration as? ResNetConfiguration)?.inputShape ?? []
+    /// The architecture, if its input, weight sizes and class names are acceptable.
+    private static func checked(_ architecture: Architecture) throws -> Architecture {
+        let input = architecture.inputShape
         if input.count == 3, input[1] > maximumInputSide || input[2] > maximumInputSide {
             throw LiftCAMError("'input' \(input) is too large: at most \(maximumInputSide) pixels a side")
         }
-        for (key, factors) in weightSizes(configuration) {
+        for (key, factors) in architecture.weightSizes {
             var elements = 1, overflow = false
             for factor in factors where !overflow {
                 (elements, overflow) = elements.multipliedReportingOverflow(by: factor)
@@ -109,13 +109,10 @@ extension Architecture {
                 throw LiftCAMError("'\(key)' is too large: a weight tensor would have \(overflow ? "more than Int.max" : "\(elements)") elements (at most \(maximumTensorElements))")
             }
         }
-        if let vgg = configuration as? VGGConfiguration, let names = vgg.classNames, names.count != vgg.classes {
-            throw LiftCAMError("class_names has \(names.count) names for \(vgg.classes) classes")
+        if let names = architecture.classNames, names.count != architecture.classCount {
+            throw LiftCAMError("class_names has \(names.count) names for \(architecture.classCount) classes")
         }
-        if let resnet = configuration as? ResNetConfiguration, let names = resnet.classNames, names.count != resnet.classes {
-            throw LiftCAMError("class_names has \(names.count) names for \(resnet.classes) classes")
-        }
-        return configuration
+        return architecture
     }
 
     /// The JSON description (the same format `parse` reads), without class names.
