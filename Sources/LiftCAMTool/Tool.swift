@@ -14,6 +14,7 @@ public enum Tool {
         Command(spec: EvaluateCommand.spec, run: EvaluateCommand.run),
         Command(spec: MergeCommand.spec, run: MergeCommand.run),
         Command(spec: DemoCommand.spec, run: DemoCommand.run),
+        Command(spec: BenchCommand.spec, run: BenchCommand.run),
     ]
 
     /// Runs the tool on `arguments` (without the program name) and returns the exit status:

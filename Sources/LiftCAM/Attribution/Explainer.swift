@@ -66,6 +66,10 @@ public struct Explainer: Sendable {
     public let activations: Tensor
     /// f(x), the logits (the layer before softmax, footnote 1).
     public let logits: [Float]
+    /// The head as per-map terms of its first Linear layer plus the rest, when it has that form:
+    /// computed once (one pass over that layer's weights) and shared by the logits, LIFT-CAM and
+    /// every method that plays the map game.
+    public let headDecomposition: HeadDecomposition?
 
     /// Splits `network` at `layer` (default: the architecture's default layer) and runs x through it.
     public init(network: Network, layer: String? = nil, input: Tensor) throws {
@@ -76,7 +80,8 @@ public struct Explainer: Sendable {
         self.input = input
         let maps = split.body.forward(input.batched)
         activations = maps.reshaped(Array(maps.shape.dropFirst()))
-        logits = split.head.forward(maps).storage
+        headDecomposition = HeadDecomposition(head: split.head, activations: activations)
+        logits = headDecomposition?.outputs() ?? split.head.forward(maps).storage
     }
 
     /// The class with the largest logit (the default target).
@@ -90,9 +95,14 @@ public struct Explainer: Sendable {
             throw LiftCAMError("target class \(target) is out of range: this network has \(logits.count) classes (0…\(logits.count - 1))")
         }
         let head = targetHead(network.head, target: target)
+        let decomposition = headDecomposition?.targeted(target)
+        func mapGame() -> MapGame {
+            guard let decomposition else { return MapGame(activations: activations, head: head) }
+            return MapGame(activations: activations, head: head, decomposition: decomposition)
+        }
         switch method {
         case .lift:
-            return liftCAMCoefficients(head: head, activations: activations)
+            return decomposition?.liftCoefficients() ?? liftCAMCoefficients(head: head, activations: activations)
         case .gradcam:
             return gradCAMCoefficients(gradient: headGradient(head: head, activations: activations))
         case .gradcampp:
@@ -103,7 +113,7 @@ public struct Explainer: Sendable {
                                         gradient: headGradient(head: head, activations: activations),
                                         normalized: options.normalizeXGradCAM)
         case .ablation:
-            return ablationCAMCoefficients(game: MapGame(activations: activations, head: head))
+            return ablationCAMCoefficients(game: mapGame())
         case .scorecam:
             return scoreCAMCoefficients(network: network, input: input, activations: activations, target: target,
                                         progress: options.progress)
@@ -111,14 +121,14 @@ public struct Explainer: Sendable {
             guard options.orderings >= 1 else {
                 throw LiftCAMError("--orderings must be at least 1, got \(options.orderings)")
             }
-            let game = MapGame(activations: activations, head: head)
+            let game = mapGame()
             try checkSampleTable(options.orderings, option: "--orderings", players: game.playerCount)
             let orderings = randomOrderings(count: options.orderings, players: game.playerCount, seed: options.seed)
             return shapCAMCoefficients(game: game, orderings: orderings, progress: options.progress)
         case .shapExact:
-            return try exactSHAPCoefficients(game: MapGame(activations: activations, head: head))
+            return try exactSHAPCoefficients(game: mapGame())
         case .lime:
-            let game = MapGame(activations: activations, head: head)
+            let game = mapGame()
             let samples = options.limeSamples ?? game.playerCount
             guard samples >= 1 else { throw LiftCAMError("--lime-samples must be at least 1, got \(samples)") }
             try checkSampleTable(samples, option: "--lime-samples", players: game.playerCount)

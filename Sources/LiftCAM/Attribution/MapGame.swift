@@ -17,64 +17,37 @@ public func targetHead(_ head: Sequential, target: Int) -> Sequential {
 
 /// v(a') = F^c(h_A(a')) for batches of coalitions.
 ///
-/// The shortcut: the head's first layers up to `flatten` (max-pool, average pools, ReLU, dropout)
-/// act on each map separately and send a zero map to zero, so they commute with zeroing maps and run
-/// once on the whole A. The Linear layer after `flatten` is then a sum of one term per map,
-/// P_k = W[:, block k]·pooled(A_k), so its pre-activation for a coalition is b + Σ_{k ∈ a'} P_k:
-/// a K-term sum instead of a K·h·w-wide product. Only the rest of the head runs per coalition. The
-/// generic path (zero the maps, run the whole head) is kept as the reference it is tested against.
+/// The shortcut (`HeadDecomposition`): the head's first layers up to `flatten` (max-pool, average
+/// pools, ReLU, dropout) act on each map separately and send a zero map to zero, so they commute with
+/// zeroing maps and run once on the whole A. The Linear layer after `flatten` is then a sum of one
+/// term per map, P_k = W[:, block k]·pooled(A_k), so its pre-activation for a coalition is
+/// b + Σ_{k ∈ a'} P_k: a K-term sum instead of a K·h·w-wide product. Only the rest of the head runs
+/// per coalition. The generic path (zero the maps, run the whole head) is kept as the reference it
+/// is tested against.
 public struct MapGame: Sendable {
     public let activations: Tensor      // A, [K, h, w]
     public let head: Sequential          // F^c, output [N, 1]
-    let contributions: Tensor?           // P, [K, O1]: each map's share of the first Linear's output
-    let firstBias: [Float]               // b of that Linear, [O1]
-    let rest: Sequential?                // the layers after that Linear
-
-    /// Number of players (maps).
-    public var playerCount: Int { activations.shape[0] }
+    let decomposition: HeadDecomposition?   // of F^c; nil on the generic path
 
     /// The game for maps `activations` `[K, h, w]` and head `head` (already cut to the target with
     /// `targetHead`). `useShortcut: false` forces the generic path.
     public init(activations: Tensor, head: Sequential, useShortcut: Bool = true) {
         self.activations = activations
         self.head = head
-        let layers = head.layers
-        let separable = layers.prefix { $0 is MaxPool2dLayer || $0 is AvgPool2dLayer || $0 is AdaptiveAvgPool2dLayer
-            || $0 is ReLULayer || $0 is IdentityLayer }
-        let flattenIndex = separable.count
-        guard useShortcut, flattenIndex + 1 < layers.count, layers[flattenIndex] is FlattenLayer,
-              let first = layers[flattenIndex + 1] as? LinearLayer else {
-            (contributions, firstBias, rest) = (nil, [], nil)
-            return
-        }
-        let pooled = Sequential(name: "", layers: Array(separable)).forward(activations.batched)  // [1, K, ph, pw]
-        let k = activations.shape[0], block = pooled.count / k, outputs = first.weight.shape[0]
-        // P[k, o] = Σ_j W[o, k·block + j] · pooled[k·block + j]: one pass over W (the largest
-        // matrix of a VGG head), rows of outputs split over the cores.
-        var p = Tensor(shape: [k, outputs])
-        p.storage.withUnsafeMutableBufferPointer { pp in
-            first.weight.storage.withUnsafeBufferPointer { w in
-                pooled.storage.withUnsafeBufferPointer { x in
-                    let out = SendablePointer(pp.baseAddress!)
-                    let weights = SendableConstPointer(w.baseAddress!), inputs = SendableConstPointer(x.baseAddress!)
-                    let chunks = min(workerCount * 4, outputs)
-                    parallelFor(chunks) { chunk in
-                        for o in (chunk * outputs / chunks) ..< ((chunk + 1) * outputs / chunks) {
-                            let row = weights.base + o * k * block
-                            for map in 0..<k {
-                                var sum: Float = 0
-                                for j in 0..<block { sum += row[map * block + j] * inputs.base[map * block + j] }
-                                out.base[map * outputs + o] = sum
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        contributions = p
-        firstBias = first.bias?.storage ?? [Float](repeating: 0, count: outputs)
-        rest = Sequential(name: "", layers: Array(layers[(flattenIndex + 2)...]))
+        decomposition = useShortcut ? HeadDecomposition(head: head, activations: activations) : nil
     }
+
+    /// The game for a head whose decomposition at these maps is already known (`targeted` at the
+    /// same class as `head`): saves the pass over the first Linear layer's weights.
+    public init(activations: Tensor, head: Sequential, decomposition: HeadDecomposition) {
+        precondition(decomposition.mapCount == activations.shape[0], "decomposition of \(decomposition.mapCount) maps for \(activations.shape)")
+        self.activations = activations
+        self.head = head
+        self.decomposition = decomposition
+    }
+
+    /// Number of players (maps).
+    public var playerCount: Int { activations.shape[0] }
 
     /// v for each coalition in `masks` (`[B, K]`, 1 = present, 0 = absent), in batches.
     public func values(masks: Tensor) -> [Float] {
@@ -96,7 +69,7 @@ public struct MapGame: Sendable {
     /// v along an ordering π: v(∅), v({π1}), v({π1, π2}), …, v(all): K + 1 values (Algorithm 1).
     public func valuesAlong(ordering: [Int]) -> [Float] {
         let k = playerCount
-        guard let p = contributions, let rest else {
+        guard let decomposition else {
             var masks = Tensor(shape: [k + 1, k])
             for step in 1...k {
                 for earlier in 0..<step { masks.storage[step * k + ordering[earlier]] = 1 }
@@ -104,6 +77,7 @@ public struct MapGame: Sendable {
             return values(masks: masks)
         }
         // Running sums of P rows give each prefix's pre-activation without a product.
+        let p = decomposition.contributions, firstBias = decomposition.firstBias
         let outputs = firstBias.count
         var z = Tensor(shape: [k + 1, outputs])
         z.storage.withUnsafeMutableBufferPointer { zz in
@@ -115,18 +89,19 @@ public struct MapGame: Sendable {
                 }
             }
         }
-        return rest.forward(z).storage
+        return decomposition.rest.forward(z).storage
     }
 
     private var chunkSize: Int {
         // Keep one batch of masked maps around 64 MB on the generic path.
-        contributions != nil ? 1024 : max(1, min(256, 16_000_000 / max(activations.count, 1)))
+        decomposition != nil ? 1024 : max(1, min(256, 16_000_000 / max(activations.count, 1)))
     }
 
     private func evaluate(_ masks: Tensor) -> [Float] {
         let batch = masks.shape[0], k = playerCount
-        if let p = contributions, let rest {
+        if let decomposition {
             // Z = M·P + b, then the rest of the head.
+            let p = decomposition.contributions, firstBias = decomposition.firstBias
             let outputs = firstBias.count
             var z = Tensor(shape: [batch, outputs])
             for n in 0..<batch { for o in 0..<outputs { z.storage[n * outputs + o] = firstBias[o] } }
@@ -139,7 +114,7 @@ public struct MapGame: Sendable {
                     }
                 }
             }
-            return rest.forward(z).storage
+            return decomposition.rest.forward(z).storage
         }
         let plane = activations.count / k
         var masked = Tensor(shape: [batch] + activations.shape)

@@ -39,6 +39,11 @@ public struct Network: Sendable {
     public let modules: [any Layer]
     /// The same computation with batch-norm folded into the convolutions, used for forward passes.
     private let fusedWhole: Sequential
+    /// For each module, the index in `fusedWhole.layers` of the fused layer that ends with it, or nil
+    /// for a convolution whose batch-norm was folded into it (a cut there must fuse anew). Splits take
+    /// their body and head from `fusedWhole`, so folding (and any per-layer set-up a fused layer
+    /// caches) happens once per network, not once per split.
+    private let fusedLayerEndingAt: [Int?]
 
     /// Builds the network and takes its weights from `weights`, reporting every missing or
     /// mis-shaped tensor by key and every tensor the architecture has no place for.
@@ -54,7 +59,25 @@ public struct Network: Sendable {
             throw LiftCAMError("unexpected tensors for this architecture: \(shown)\(unexpected.count > 5 ? ", … (\(unexpected.count) in all)" : "")")
         }
         self.architecture = architecture
-        self.fusedWhole = Sequential(name: "", layers: modules).fused()
+        (fusedWhole, fusedLayerEndingAt) = Network.fuseModules(modules)
+    }
+
+    /// `Sequential.fused()` over the top-level modules, remembering which fused layer each module
+    /// ends in (a convolution followed by its batch-norm ends in none: it is only half of one).
+    private static func fuseModules(_ modules: [any Layer]) -> (Sequential, [Int?]) {
+        var layers: [any Layer] = []
+        var endingAt: [Int?] = []
+        for module in modules {
+            let fused = Sequential(name: "", layers: [module]).fused().layers[0]
+            if module is ChannelAffineLayer, let conv = layers.last as? Conv2dLayer {
+                layers[layers.count - 1] = Sequential(name: "", layers: [conv, module]).fused().layers[0]
+                endingAt[endingAt.count - 1] = nil
+            } else {
+                layers.append(fused)
+            }
+            endingAt.append(layers.count - 1)
+        }
+        return (Sequential(name: "", layers: layers), endingAt)
     }
 
     /// The module paths in order, e.g. for listing valid split points.
@@ -94,6 +117,11 @@ public struct Network: Sendable {
         }
         guard index < modules.count - 1 else {
             throw LiftCAMError("layer '\(layer)' is the network's output; choose a layer before the classifier")
+        }
+        if let cut = fusedLayerEndingAt[index] {
+            let layers = fusedWhole.layers
+            return SplitNetwork(layer: layer, body: Sequential(name: "body", layers: Array(layers[...cut])),
+                                head: Sequential(name: "head", layers: Array(layers[(cut + 1)...])))
         }
         let body = Sequential(name: "body", layers: Array(modules[...index])).fused()
         let head = Sequential(name: "head", layers: Array(modules[(index + 1)...])).fused()

@@ -15,19 +15,41 @@ public struct SendableConstPointer<T>: @unchecked Sendable {
     public init(_ base: UnsafePointer<T>) { self.base = base }
 }
 
-/// The number of worker threads kernels split their work over (all cores).
-public let workerCount: Int = max(1, activeProcessorCount())
+/// The number of worker threads kernels split their work over: all cores unless
+/// `limitWorkerThreads(to:)` asked for fewer.
+public var workerCount: Int { workerThreadLimit }
 
-/// Runs `body(chunk)` for chunks `0..<chunks` on all cores; serially when there is one chunk or
-/// the work is too small to be worth a thread hand-off.
+/// Set once, before any parallel work, by a program that wants fewer threads than cores (the
+/// benchmark's `--threads`); read-only afterwards, which is what makes the unchecked access safe.
+nonisolated(unsafe) private var workerThreadLimit: Int = processorCount
+
+/// Uses at most `threads` worker threads from now on (at least 1, at most the cores). Call it before
+/// any kernel runs; it is not meant to change while work is in flight.
+public func limitWorkerThreads(to threads: Int) {
+    workerThreadLimit = max(1, min(threads, processorCount))
+}
+
+/// Runs `body(chunk)` for chunks `0..<chunks` on `workerCount` threads; serially when there is one
+/// chunk or one thread. Below the core count, each thread takes every `workerCount`-th chunk, so no
+/// more than `workerCount` run at once.
 @inlinable
 public func parallelFor(_ chunks: Int, _ body: (Int) -> Void) {
-    if chunks <= 1 {
-        if chunks == 1 { body(0) }
+    let threads = workerCount
+    if chunks <= 1 || threads == 1 {
+        for chunk in 0..<max(chunks, 0) { body(chunk) }
         return
     }
-    DispatchQueue.concurrentPerform(iterations: chunks, execute: body)
+    if threads >= processorCount {
+        DispatchQueue.concurrentPerform(iterations: chunks, execute: body)
+    } else {
+        DispatchQueue.concurrentPerform(iterations: threads) { thread in
+            for chunk in stride(from: thread, to: chunks, by: threads) { body(chunk) }
+        }
+    }
 }
+
+/// The cores online, read once.
+public let processorCount: Int = max(1, activeProcessorCount())
 
 #if canImport(Glibc)
 import Glibc

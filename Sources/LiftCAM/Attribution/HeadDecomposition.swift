@@ -1,0 +1,96 @@
+// The structure of a CAM head that makes the map game cheap (Section 3.3) and LIFT-CAM a single
+// small backward pass (Eq 7): F = G ∘ Linear₁ ∘ flatten ∘ S, where S (pooling, ReLU, dropout) acts
+// on each map alone and sends a zero map to zero. Then Linear₁'s pre-activation is a sum of one
+// term per map, z = b + Σ_k P_k with P_k = W₁[:, block k]·S(A_k), and zeroing a map removes its term.
+
+/// A head split into the per-map terms P of its first Linear layer and the rest G.
+public struct HeadDecomposition: Sendable {
+    /// P, `[K, O₁]`: map k's share of the first Linear layer's output.
+    public let contributions: Tensor
+    /// b of that Linear layer, `[O₁]` (zeros when it has none): its output when every map is absent.
+    public let firstBias: [Float]
+    /// G, the layers after that Linear layer (empty when it is the last one, as in a ResNet head).
+    public let rest: Sequential
+
+    /// The decomposition of `head` at the maps `activations` `[K, h, w]`, or nil when the head does
+    /// not start with per-map layers, `flatten` and a Linear layer.
+    public init?(head: Sequential, activations: Tensor) {
+        let layers = head.layers
+        let separable = layers.prefix { $0 is MaxPool2dLayer || $0 is AvgPool2dLayer || $0 is AdaptiveAvgPool2dLayer
+            || $0 is ReLULayer || $0 is IdentityLayer }
+        let flattenIndex = separable.count
+        guard flattenIndex + 1 < layers.count, layers[flattenIndex] is FlattenLayer,
+              let first = layers[flattenIndex + 1] as? LinearLayer else { return nil }
+        let pooled = Sequential(name: "", layers: Array(separable)).forward(activations.batched)  // [1, K, ph, pw]
+        contributions = blockwiseLinear(weight: first.weight, input: pooled, blocks: activations.shape[0])
+        firstBias = first.bias?.storage ?? [Float](repeating: 0, count: first.weight.shape[0])
+        rest = Sequential(name: "", layers: Array(layers[(flattenIndex + 2)...]))
+    }
+
+    private init(contributions: Tensor, firstBias: [Float], rest: Sequential) {
+        self.contributions = contributions
+        self.firstBias = firstBias
+        self.rest = rest
+    }
+
+    /// Number of maps K.
+    public var mapCount: Int { contributions.shape[0] }
+
+    /// z(A) = b + Σ_k P_k, the first Linear layer's output with every map present, `[O₁]`.
+    public var preActivation: [Float] {
+        let outputs = firstBias.count
+        var z = firstBias
+        contributions.storage.withUnsafeBufferPointer { p in
+            for k in 0..<mapCount {
+                for o in 0..<outputs { z[o] += p[k * outputs + o] }
+            }
+        }
+        return z
+    }
+
+    /// F(A), the head's output: G(z(A)).
+    public func outputs() -> [Float] {
+        rest.forward(Tensor(shape: [1, firstBias.count], storage: preActivation)).storage
+    }
+
+    /// The decomposition of the head cut to class c (`targetHead`): G's last Linear layer keeps row
+    /// c, or, when the first Linear layer is the last, P and b keep column c.
+    public func targeted(_ target: Int) -> HeadDecomposition {
+        guard rest.layers.isEmpty else {
+            return HeadDecomposition(contributions: contributions, firstBias: firstBias,
+                                     rest: targetHead(rest, target: target))
+        }
+        let outputs = firstBias.count
+        let column = (0..<mapCount).map { contributions.storage[$0 * outputs + target] }
+        return HeadDecomposition(contributions: Tensor(shape: [mapCount, 1], storage: column),
+                                 firstBias: [firstBias[target]], rest: rest)
+    }
+
+    /// Eq 7 for a head already `targeted` at c: α_k^lift = Σ_o m_o · P[k, o], where m = ∂^Rescale F^c /
+    /// ∂z is the DeepLIFT-Rescale multiplier of the first Linear layer's output against the zero
+    /// reference, from one backward pass through G alone.
+    ///
+    /// This is `liftCAMCoefficients` evaluated in another order, not an approximation: with every
+    /// reference activation 0, S maps the reference to 0 and z to b, the Linear layer passes
+    /// multipliers back as Wᵀm, and the per-map layers S keep the sum of contributions within each
+    /// map (summation-to-delta per pooling window and per ReLU neuron), so map k's total is
+    /// Σ_o m_o · (W₁[:, block k]·S(A_k))_o = Σ_o m_o P[k, o]. The tests compare both on many heads.
+    public func liftCoefficients() -> [Float] {
+        let outputs = firstBias.count, k = mapCount
+        var multipliers = [Float](repeating: 1, count: outputs)
+        if !rest.layers.isEmpty {
+            let trace = rest.forwardTrace(Tensor(shape: [1, outputs], storage: preActivation))
+            let reference = rest.forwardTrace(Tensor(shape: [1, outputs], storage: firstBias))
+            multipliers = rest.backward(Tensor(shape: [1, 1], repeating: 1), trace: trace, reference: reference).storage
+        }
+        // α = P·m, a [K, O₁] × [O₁] product.
+        var alpha = [Float](repeating: 0, count: k)
+        contributions.storage.withUnsafeBufferPointer { p in
+            multipliers.withUnsafeBufferPointer { m in
+                gemm(m: k, n: 1, k: outputs, a: p.baseAddress!, lda: outputs, transA: false,
+                     b: m.baseAddress!, ldb: 1, transB: false, c: &alpha, ldc: 1, accumulate: false)
+            }
+        }
+        return alpha
+    }
+}

@@ -1,0 +1,99 @@
+import LiftCAM
+import XCTest
+
+/// The head's per-map decomposition (HeadDecomposition) against the literal computations it
+/// reorders: the blockwise kernel against its naive twin, F(A) against the head's forward pass, and
+/// the fast LIFT-CAM coefficients against the literal DeepLIFT backward pass (Eq 7).
+final class HeadDecompositionTests: XCTestCase {
+    /// A random head of one of the shapes CAM heads have: per-map layers (max-pool with or without
+    /// padding, adaptive or plain average pool, ReLU, dropout), flatten, then one to three Linear
+    /// layers with ReLUs (VGG-like, nonlinear) or one Linear layer (ResNet-like, linear).
+    private func randomHead(_ random: inout KernelTestRandom, maps: Int, size: Int) -> Sequential {
+        var layers: [any Layer] = []
+        var side = size
+        if random.bool() {
+            let padding = random.int(0 ... 1)
+            layers.append(MaxPool2dLayer(name: "pool", geometry: Pool2dShape(kernelHeight: 2, kernelWidth: 2, strideHeight: 2,
+                                                                              strideWidth: 2, paddingHeight: padding, paddingWidth: padding)))
+            side = (side + 2 * padding - 2) / 2 + 1
+        }
+        if random.bool() { layers.append(ReLULayer(name: "relu0")) }
+        let pooled = random.int(1 ... 3)
+        layers.append(AdaptiveAvgPool2dLayer(name: "avgpool", outputHeight: pooled, outputWidth: pooled))
+        layers.append(IdentityLayer(name: "dropout0"))
+        layers.append(FlattenLayer(name: "flatten"))
+        var width = maps * pooled * pooled
+        let hidden = random.int(0 ... 2)
+        for index in 0 ..< hidden {
+            let outputs = random.int(3 ... 40)
+            layers.append(LinearLayer(name: "fc\(index)", weight: random.tensor([outputs, width]), bias: random.tensor([outputs])))
+            layers.append(ReLULayer(name: "relu\(index + 1)"))
+            layers.append(IdentityLayer(name: "dropout\(index + 1)"))
+            width = outputs
+        }
+        layers.append(LinearLayer(name: "classifier", weight: random.tensor([7, width]), bias: random.bool() ? random.tensor([7]) : nil))
+        return Sequential(name: "head", layers: layers)
+    }
+
+    func testBlockwiseLinearMatchesNaiveTwin() {
+        var random = KernelTestRandom(seed: 0xB10C)
+        for _ in 0 ..< 40 {
+            let blocks = random.pick([1, 2, 3, 16, 37, 64]), block = random.pick([1, 4, 9, 15, 16, 17, 33, 49, 50])
+            let outputs = random.pick([1, 5, 16, 31, 100])
+            let weight = random.tensor([outputs, blocks * block]), input = random.tensor([blocks * block])
+            let fast = blockwiseLinear(weight: weight, input: input, blocks: blocks)
+            let naive = blockwiseLinearNaive(weight: weight, input: input, blocks: blocks)
+            let scale = 1 + (naive.storage.map(abs).max() ?? 0)
+            let worst = zip(fast.storage, naive.storage).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertEqual(fast.shape, [blocks, outputs])
+            XCTAssertLessThan(worst, 1e-5 * scale, "blocks \(blocks) × \(block), \(outputs) outputs")
+        }
+    }
+
+    /// F(A) from the decomposition equals the head's forward pass, and LIFT-CAM from one backward pass
+    /// through the rest equals the literal DeepLIFT-Rescale contributions summed per map, for every
+    /// class, within 1e-5 of the largest value (float rounding of sums taken in another order).
+    func testFastLiftEqualsLiteralDeepLIFTOnRandomHeads() {
+        var random = KernelTestRandom(seed: 0x11F7)
+        for trial in 0 ..< 30 {
+            let maps = random.int(1 ... 24), size = random.int(2 ... 9)
+            let head = randomHead(&random, maps: maps, size: size)
+            // Non-negative maps with some exact zeros, as after a ReLU, and a whole zero map.
+            var activations = random.tensor([maps, size, size])
+            activations.storage = activations.storage.map { max($0, 0) }
+            for j in 0 ..< size * size { activations.storage[j] = 0 }
+            guard let decomposition = HeadDecomposition(head: head, activations: activations) else {
+                return XCTFail("trial \(trial): a pool/flatten/Linear head must decompose")
+            }
+            let logits = head.forward(activations.batched).storage
+            XCTAssertLessThan(relativeError(decomposition.outputs(), logits), 1e-5, "trial \(trial): F(A)")
+            for target in 0 ..< 7 {
+                let literal = liftCAMCoefficients(head: targetHead(head, target: target), activations: activations)
+                let fast = decomposition.targeted(target).liftCoefficients()
+                XCTAssertLessThan(relativeError(fast, literal), 1e-5, "trial \(trial), class \(target)")
+                // Eq 8 for the fast path too: Σ α = F^c(A) − F^c(0).
+                let zero = head.forward(Tensor(shape: [1, maps, size, size])).storage[target]
+                XCTAssertEqual(fast.reduce(0, +), logits[target] - zero,
+                               accuracy: 1e-4 * (1 + abs(logits[target] - zero)), "trial \(trial), class \(target): Eq 8")
+            }
+        }
+    }
+
+    /// The Explainer's methods that use the decomposition give what the literal functions give.
+    func testExplainerAgreesWithLiteralMethods() throws {
+        for network in [try TestNetworks.vgg(), try TestNetworks.resnet()] {
+            let input = TestNetworks.input(network.architecture.inputShape, seed: 9)
+            let explainer = try Explainer(network: network, input: input)
+            XCTAssertNotNil(explainer.headDecomposition)
+            XCTAssertLessThan(relativeError(explainer.logits, network.forward(input.batched).storage), 1e-5)
+            for target in 0 ..< explainer.logits.count {
+                let head = targetHead(explainer.network.head, target: target)
+                let literalLift = liftCAMCoefficients(head: head, activations: explainer.activations)
+                XCTAssertLessThan(relativeError(try explainer.coefficients(.lift, target: target), literalLift), 1e-5)
+                let literalAblation = ablationCAMCoefficients(
+                    game: MapGame(activations: explainer.activations, head: head, useShortcut: false))
+                XCTAssertLessThan(relativeError(try explainer.coefficients(.ablation, target: target), literalAblation), 1e-5)
+            }
+        }
+    }
+}
