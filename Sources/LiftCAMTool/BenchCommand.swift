@@ -60,6 +60,14 @@ enum BenchCommand {
         let batched = input.batched
         let forwardSeconds = medianSeconds(repeats: repeats) { _ = network.forward(batched) }
 
+        // How many maps are zero (null players: SHAP-CAM skips their steps) or constant (Score-CAM
+        // skips them): both change what the methods cost, so the report says.
+        let maps = try makeExplainer(network: network, layer: layer, input: input, path: arguments.value("input") ?? "--size").activations
+        let plane = maps.count / maps.shape[0]
+        let ranges = (0..<maps.shape[0]).map { k in maps.storage[k * plane ..< (k + 1) * plane] }
+        let allZero = ranges.filter { !$0.contains { $0 != 0 } }.count
+        let constant = ranges.filter { $0.min() == $0.max() }.count
+
         var methodResults: [(String, JSONValue)] = []
         for method in methods {
             let options = MethodOptions(orderings: orderings, seed: 0)
@@ -87,6 +95,8 @@ enum BenchCommand {
             ("repeat", .number(Double(repeats))),
             ("forward_seconds", .number(forwardSeconds)),
             ("methods", .object(methodResults)),
+            ("maps", .object([("count", .number(Double(maps.shape[0]))), ("all_zero", .number(Double(allZero))),
+                              ("constant", .number(Double(constant)))])),
             ("threads", .number(Double(workerCount))),
             ("peak_rss_mb", .number(peakResidentMegabytes())),
         ])

@@ -96,4 +96,34 @@ final class HeadDecompositionTests: XCTestCase {
             }
         }
     }
+
+    /// Several orderings evaluated as one batch, with the steps of null players (all-zero maps)
+    /// skipped, give v of every prefix as the game evaluates each prefix's mask on its own; on both
+    /// the shortcut and the generic path.
+    func testBatchedOrderingsSkipNullPlayersExactly() {
+        var random = KernelTestRandom(seed: 0x5A4B)
+        for trial in 0 ..< 12 {
+            let maps = random.int(2 ... 20), size = random.int(2 ... 6)
+            let head = targetHead(randomHead(&random, maps: maps, size: size), target: random.int(0 ... 6))
+            var activations = random.tensor([maps, size, size])
+            activations.storage = activations.storage.map { max($0, 0) }
+            let plane = size * size
+            for k in 0 ..< maps where random.int(0 ... 2) == 0 {
+                for j in 0 ..< plane { activations.storage[k * plane + j] = 0 }
+            }
+            let orderings = randomOrderings(count: random.int(1 ... 5), players: maps, seed: UInt64(trial))
+            for useShortcut in [true, false] {
+                let game = MapGame(activations: activations, head: head, useShortcut: useShortcut)
+                let batched = game.valuesAlong(orderings: orderings)
+                for (ordering, values) in zip(orderings, batched) {
+                    var masks = Tensor(shape: [maps + 1, maps])
+                    for step in 1 ... maps {
+                        for earlier in 0 ..< step { masks.storage[step * maps + ordering[earlier]] = 1 }
+                    }
+                    XCTAssertLessThan(relativeError(values, game.values(masks: masks)), 1e-5,
+                                      "trial \(trial), shortcut \(useShortcut)")
+                }
+            }
+        }
+    }
 }

@@ -68,28 +68,94 @@ public struct MapGame: Sendable {
 
     /// v along an ordering π: v(∅), v({π1}), v({π1, π2}), …, v(all): K + 1 values (Algorithm 1).
     public func valuesAlong(ordering: [Int]) -> [Float] {
-        let k = playerCount
-        guard let decomposition else {
-            var masks = Tensor(shape: [k + 1, k])
-            for step in 1...k {
-                for earlier in 0..<step { masks.storage[step * k + ordering[earlier]] = 1 }
-            }
-            return values(masks: masks)
+        valuesAlong(orderings: [ordering])[0]
+    }
+
+    /// Maps that are zero everywhere: zeroing them changes nothing, so adding one to a coalition
+    /// leaves v unchanged (a null player, whose Shapley value is 0 by the dummy axiom).
+    public var nullPlayers: [Bool] {
+        let plane = activations.count / max(playerCount, 1)
+        return (0..<playerCount).map { k in !activations.storage[k * plane ..< (k + 1) * plane].contains { $0 != 0 } }
+    }
+
+    /// `valuesAlong(ordering:)` for several orderings at once: the prefixes of all of them go through
+    /// the head as one batch (one large product per layer rather than one per ordering), and a step
+    /// that adds a null player is not evaluated: its value is the previous step's, exactly.
+    public func valuesAlong(orderings: [[Int]]) -> [[Float]] {
+        let k = playerCount, null = nullPlayers
+        // The distinct coalitions to evaluate: ∅ and every prefix ending in a player that is not null.
+        var evaluatedSteps: [[Int]] = []          // per ordering, the steps that get their own row
+        var rows = 0
+        for ordering in orderings {
+            let steps = [0] + (1...max(k, 1)).filter { $0 <= k && !null[ordering[$0 - 1]] }
+            evaluatedSteps.append(steps)
+            rows += steps.count
         }
-        // Running sums of P rows give each prefix's pre-activation without a product.
+        var masks: Tensor? = nil
+        var z: Tensor? = nil
+        if let decomposition {
+            z = prefixPreActivations(decomposition, orderings: orderings, steps: evaluatedSteps, rows: rows)
+        } else {
+            var m = Tensor(shape: [rows, k])
+            var row = 0
+            for (ordering, steps) in zip(orderings, evaluatedSteps) {
+                for step in steps {
+                    for earlier in 0..<step { m.storage[row * k + ordering[earlier]] = 1 }
+                    row += 1
+                }
+            }
+            masks = m
+        }
+        let v: [Float] = z.map { decomposition!.rest.forward($0).storage } ?? values(masks: masks!)
+        // Spread the evaluated values over all K + 1 steps.
+        var result: [[Float]] = []
+        var row = 0
+        for steps in evaluatedSteps {
+            var along = [Float](repeating: 0, count: k + 1)
+            var next = 0
+            for step in 0...k {
+                if next < steps.count && steps[next] == step {
+                    along[step] = v[row]
+                    row += 1
+                    next += 1
+                } else {
+                    along[step] = along[step - 1]
+                }
+            }
+            result.append(along)
+        }
+        return result
+    }
+
+    /// b + Σ_{j ≤ step} P_{π(j)} for the listed steps of each ordering, `[rows, O₁]`: running sums
+    /// of P rows, no product.
+    private func prefixPreActivations(_ decomposition: HeadDecomposition, orderings: [[Int]], steps: [[Int]],
+                                      rows: Int) -> Tensor {
         let p = decomposition.contributions, firstBias = decomposition.firstBias
         let outputs = firstBias.count
-        var z = Tensor(shape: [k + 1, outputs])
+        var z = Tensor(shape: [rows, outputs])
         z.storage.withUnsafeMutableBufferPointer { zz in
             p.storage.withUnsafeBufferPointer { pp in
-                for o in 0..<outputs { zz[o] = firstBias[o] }
-                for step in 1...k {
-                    let row = ordering[step - 1] * outputs
-                    for o in 0..<outputs { zz[step * outputs + o] = zz[(step - 1) * outputs + o] + pp[row + o] }
+                var running = firstBias
+                var row = 0
+                for (ordering, wanted) in zip(orderings, steps) {
+                    for o in 0..<outputs { running[o] = firstBias[o] }
+                    var next = 0
+                    for step in 0...ordering.count {
+                        if step > 0 {
+                            let source = ordering[step - 1] * outputs
+                            for o in 0..<outputs { running[o] += pp[source + o] }
+                        }
+                        if next < wanted.count && wanted[next] == step {
+                            for o in 0..<outputs { zz[row * outputs + o] = running[o] }
+                            row += 1
+                            next += 1
+                        }
+                    }
                 }
             }
         }
-        return decomposition.rest.forward(z).storage
+        return z
     }
 
     private var chunkSize: Int {

@@ -60,19 +60,29 @@ public func exactSHAPCoefficients(game: MapGame) throws -> [Float] {
 /// Algorithm 1 (SHAP-CAM_|Π|): for each ordering π, add the maps one by one and credit each with
 /// the change of F^c it causes; average over the orderings.
 ///
-/// F^c(h_A(a' ∖ π(i))) is the previous step's F^c(h_A(a')), so an ordering costs K + 1 head
-/// evaluations (`MapGame.valuesAlong`), not 2K.
+/// F^c(h_A(a' ∖ π(i))) is the previous step's F^c(h_A(a')), so an ordering costs at most K + 1
+/// head evaluations (`MapGame.valuesAlong`), not 2K. Orderings go through the head in groups of
+/// about `shapRowsPerBatch` coalitions, so each layer is one large product per group.
 public func shapCAMCoefficients(game: MapGame, orderings: [[Int]],
                                 progress: ((Int, Int) -> Void)? = nil) -> [Float] {
     let k = game.playerCount
     var alpha = [Double](repeating: 0, count: k)
-    for (done, ordering) in orderings.enumerated() {
-        let v = game.valuesAlong(ordering: ordering)             // v[i] = F^c with π(1…i) present
-        for i in 1...k { alpha[ordering[i - 1]] += Double(v[i]) - Double(v[i - 1]) }
-        progress?(done + 1, orderings.count)
+    let group = max(1, shapRowsPerBatch / (k + 1))
+    var done = 0
+    while done < orderings.count {
+        let batch = Array(orderings[done ..< min(orderings.count, done + group)])
+        for (ordering, v) in zip(batch, game.valuesAlong(orderings: batch)) {   // v[i] = F^c with π(1…i) present
+            for i in 1...max(k, 1) where i <= k { alpha[ordering[i - 1]] += Double(v[i]) - Double(v[i - 1]) }
+        }
+        done += batch.count
+        progress?(done, orderings.count)
     }
     return alpha.map { Float($0 / Double(orderings.count)) }
 }
+
+/// Coalitions per batch in SHAP-CAM: large enough that the head's layers are efficient products
+/// (VGG16's 4096×4096 layer on 2048 rows), small enough to keep the batch's activations near 100 MB.
+public let shapRowsPerBatch = 2048
 
 /// |Π| orderings of 0..<K drawn uniformly (Fisher–Yates) from a generator seeded with `seed`, so a
 /// run is repeatable.
