@@ -31,6 +31,9 @@ enum BenchCommand {
         let repeats = try arguments.int("repeat", default: 5, minimum: 1)
         guard repeats <= maximumRepeats else { throw ToolError.usage("--repeat \(repeats) is more than \(maximumRepeats)") }
         let orderings = try arguments.int("orderings", default: 10, minimum: 1)
+        // The limit is process-wide: put it back afterwards for a program that embeds the tool.
+        let previousThreads = workerCount
+        defer { limitWorkerThreads(to: previousThreads) }
         if let threads = arguments.value("threads") {
             guard let count = Int(threads), count >= 1 else { throw ToolError.usage("--threads must be a positive integer, got '\(threads)'") }
             limitWorkerThreads(to: count)
