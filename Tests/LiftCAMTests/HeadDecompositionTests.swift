@@ -66,7 +66,7 @@ final class HeadDecompositionTests: XCTestCase {
                 return XCTFail("trial \(trial): a pool/flatten/Linear head must decompose")
             }
             let logits = head.forward(activations.batched).storage
-            XCTAssertLessThan(relativeError(decomposition.outputs(), logits), 1e-5, "trial \(trial): F(A)")
+            XCTAssertLessThan(relativeError(decomposition.outputs, logits), 1e-5, "trial \(trial): F(A)")
             for target in 0 ..< 7 {
                 let literal = liftCAMCoefficients(head: targetHead(head, target: target), activations: activations)
                 let fast = decomposition.targeted(target).liftCoefficients()

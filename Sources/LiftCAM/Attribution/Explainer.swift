@@ -81,7 +81,7 @@ public struct Explainer: Sendable {
         let maps = split.body.forward(input.batched)
         activations = maps.reshaped(Array(maps.shape.dropFirst()))
         headDecomposition = HeadDecomposition(head: split.head, activations: activations)
-        logits = headDecomposition?.outputs() ?? split.head.forward(maps).storage
+        logits = headDecomposition?.outputs ?? split.head.forward(maps).storage
     }
 
     /// The class with the largest logit (the default target).

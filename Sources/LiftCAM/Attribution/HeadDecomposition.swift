@@ -11,6 +11,12 @@ public struct HeadDecomposition: Sendable {
     public let firstBias: [Float]
     /// G, the layers after that Linear layer (empty when it is the last one, as in a ResNet head).
     public let rest: Sequential
+    /// z(A) = b + Σ_k P_k, the first Linear layer's output with every map present, `[O₁]`.
+    public let preActivation: [Float]
+    /// G's traces at z(A) and at z(0) = b (every map absent, LIFT-CAM's reference), from one pass
+    /// over G's weights for both: F(A) is the first's output, and the two are what LIFT-CAM's
+    /// backward pass through G needs.
+    let trace: Trace, referenceTrace: Trace
 
     /// The decomposition of `head` at the maps `activations` `[K, h, w]`, or nil when the head does
     /// not start with per-map layers, `flatten` and a Linear layer.
@@ -22,48 +28,68 @@ public struct HeadDecomposition: Sendable {
         guard flattenIndex + 1 < layers.count, layers[flattenIndex] is FlattenLayer,
               let first = layers[flattenIndex + 1] as? LinearLayer else { return nil }
         let pooled = Sequential(name: "", layers: Array(separable)).forward(activations.batched)  // [1, K, ph, pw]
-        contributions = blockwiseLinear(weight: first.weight, input: pooled, blocks: activations.shape[0])
-        firstBias = first.bias?.storage ?? [Float](repeating: 0, count: first.weight.shape[0])
-        rest = Sequential(name: "", layers: Array(layers[(flattenIndex + 2)...]))
+        let p = blockwiseLinear(weight: first.weight, input: pooled, blocks: activations.shape[0])
+        let bias = first.bias?.storage ?? [Float](repeating: 0, count: first.weight.shape[0])
+        let others = Sequential(name: "", layers: Array(layers[(flattenIndex + 2)...]))
+        self.init(contributions: p, firstBias: bias, rest: others, preActivation: Self.sumOfRows(p, plus: bias))
     }
 
-    private init(contributions: Tensor, firstBias: [Float], rest: Sequential) {
+    private init(contributions: Tensor, firstBias: [Float], rest: Sequential, preActivation: [Float]) {
         self.contributions = contributions
         self.firstBias = firstBias
         self.rest = rest
+        self.preActivation = preActivation
+        let outputs = firstBias.count
+        let both = rest.forwardTrace(Tensor(shape: [2, outputs], storage: preActivation + firstBias))
+        (trace, referenceTrace) = (both.item(0, of: 2), both.item(1, of: 2))
     }
 
-    /// Number of maps K.
-    public var mapCount: Int { contributions.shape[0] }
+    private init(contributions: Tensor, firstBias: [Float], rest: Sequential, preActivation: [Float],
+                 trace: Trace, referenceTrace: Trace) {
+        (self.contributions, self.firstBias, self.rest) = (contributions, firstBias, rest)
+        (self.preActivation, self.trace, self.referenceTrace) = (preActivation, trace, referenceTrace)
+    }
 
-    /// z(A) = b + Σ_k P_k, the first Linear layer's output with every map present, `[O₁]`.
-    public var preActivation: [Float] {
-        let outputs = firstBias.count
-        var z = firstBias
-        contributions.storage.withUnsafeBufferPointer { p in
-            for k in 0..<mapCount {
-                for o in 0..<outputs { z[o] += p[k * outputs + o] }
+    /// b + Σ_k P_k.
+    private static func sumOfRows(_ p: Tensor, plus bias: [Float]) -> [Float] {
+        let outputs = bias.count
+        var z = bias
+        p.storage.withUnsafeBufferPointer { rows in
+            for k in 0 ..< p.shape[0] {
+                for o in 0..<outputs { z[o] += rows[k * outputs + o] }
             }
         }
         return z
     }
 
+    /// Number of maps K.
+    public var mapCount: Int { contributions.shape[0] }
+
     /// F(A), the head's output: G(z(A)).
-    public func outputs() -> [Float] {
-        rest.forward(Tensor(shape: [1, firstBias.count], storage: preActivation)).storage
-    }
+    public var outputs: [Float] { trace.output.storage }
 
     /// The decomposition of the head cut to class c (`targetHead`): G's last Linear layer keeps row
-    /// c, or, when the first Linear layer is the last, P and b keep column c.
+    /// c, or, when the first Linear layer is the last, P and b keep column c. G's traces are kept,
+    /// with the last layer's output cut to class c (a Linear layer's backward pass reads only its
+    /// weight, so nothing else changes).
     public func targeted(_ target: Int) -> HeadDecomposition {
         guard rest.layers.isEmpty else {
             return HeadDecomposition(contributions: contributions, firstBias: firstBias,
-                                     rest: targetHead(rest, target: target))
+                                     rest: targetHead(rest, target: target), preActivation: preActivation,
+                                     trace: Self.cutToClass(trace, target), referenceTrace: Self.cutToClass(referenceTrace, target))
         }
         let outputs = firstBias.count
         let column = (0..<mapCount).map { contributions.storage[$0 * outputs + target] }
         return HeadDecomposition(contributions: Tensor(shape: [mapCount, 1], storage: column),
-                                 firstBias: [firstBias[target]], rest: rest)
+                                 firstBias: [firstBias[target]], rest: rest, preActivation: [preActivation[target]])
+    }
+
+    /// A trace of G (one item) whose last layer's output, and so G's output, keeps only class c.
+    private static func cutToClass(_ trace: Trace, _ target: Int) -> Trace {
+        let value = Tensor(shape: [1, 1], storage: [trace.output.storage[target]])
+        var parts = trace.parts
+        parts[parts.count - 1].output = value
+        return Trace(input: trace.input, output: value, parts: parts)
     }
 
     /// Eq 7 for a head already `targeted` at c: α_k^lift = Σ_o m_o · P[k, o], where m = ∂^Rescale F^c /
@@ -79,9 +105,7 @@ public struct HeadDecomposition: Sendable {
         let outputs = firstBias.count, k = mapCount
         var multipliers = [Float](repeating: 1, count: outputs)
         if !rest.layers.isEmpty {
-            let trace = rest.forwardTrace(Tensor(shape: [1, outputs], storage: preActivation))
-            let reference = rest.forwardTrace(Tensor(shape: [1, outputs], storage: firstBias))
-            multipliers = rest.backward(Tensor(shape: [1, 1], repeating: 1), trace: trace, reference: reference).storage
+            multipliers = rest.backward(Tensor(shape: [1, 1], repeating: 1), trace: trace, reference: referenceTrace).storage
         }
         // α = P·m, a [K, O₁] × [O₁] product.
         var alpha = [Float](repeating: 0, count: k)

@@ -16,6 +16,17 @@ public struct Trace: Sendable {
     }
 }
 
+extension Trace {
+    /// The trace of item `n` of a forward pass over a batch of `batch` items: every tensor's
+    /// `n`-th item (kept as a batch of one), and the `n`-th equal share of `argmax`.
+    public func item(_ n: Int, of batch: Int) -> Trace {
+        let share = argmax.count / max(batch, 1)
+        return Trace(input: input.item(n).batched, output: output.item(n).batched,
+                     parts: parts.map { $0.item(n, of: batch) },
+                     argmax: share == 0 ? [] : Array(argmax[n * share ..< (n + 1) * share]))
+    }
+}
+
 /// One module of a network, named as in the PyTorch state dict ("features.0", "layer4.1", "fc").
 ///
 /// Three passes go through every layer (ARCHITECTURE.md, "Three passes through one layer"):
