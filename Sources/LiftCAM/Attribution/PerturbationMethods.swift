@@ -29,7 +29,9 @@ public func scoreCAMCoefficients(network: SplitNetwork, input: Tensor, activatio
     let plane = height * width
     let masks = bilinearResize(activations, height: height, width: width)   // [K, H, W]
     var alpha = [Float](repeating: 0, count: k)
-    let batchSize = max(1, min(32, 8_000_000 / max(input.count, 1)))
+    // Inputs per batched forward pass: 8 at 3×224×224, so VGG16's largest activations (64 planes of
+    // 224×224 per input) stay near 100 MB; small inputs go up to 32 at a time.
+    let batchSize = max(1, min(32, 1_300_000 / max(input.count, 1)))
     var pending: [Int] = []
     func flush() {
         guard !pending.isEmpty else { return }
