@@ -1,0 +1,5 @@
+import LiftCAMFuzzing
+import XCTest
+
+/// Placeholder replaced below.
+final class ParserFuzzTests: XCTestCase {}
