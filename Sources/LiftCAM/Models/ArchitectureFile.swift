@@ -22,7 +22,8 @@ extension Architecture {
         do {
             return try parse(JSONValue.parse(text))
         } catch let error as LiftCAMError {
-            throw LiftCAMError.file(name, error.description)
+            // Keys and values are quoted from the file: a raw "\r" in one must not split the line.
+            throw LiftCAMError.file(name, oneLine(error.description))
         }
     }
 
