@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "LiftCAMImaging", targets: ["LiftCAMImaging"]),
         .executable(name: "liftcam", targets: ["liftcam"]),
         .executable(name: "liftcam-bench", targets: ["liftcam-bench"]),
+        .executable(name: "liftcam-fuzz", targets: ["liftcam-fuzz"]),
     ],
     targets: [
         // The engine and the paper: standard library, Dispatch and the C library only.
@@ -34,8 +35,12 @@ let package = Package(
         .target(name: "LiftCAMTool", dependencies: ["LiftCAM", "LiftCAMImaging"], swiftSettings: fastMath),
         .executableTarget(name: "liftcam", dependencies: ["LiftCAMTool"], swiftSettings: fastMath),
         .executableTarget(name: "liftcam-bench", dependencies: ["LiftCAM"], swiftSettings: fastMath),
+        // Seeded mutations of valid files fed to every parser (see README, "Robustness").
+        .target(name: "LiftCAMFuzzing", dependencies: ["LiftCAM", "LiftCAMImaging", "LiftCAMTool"], swiftSettings: fastMath),
+        .executableTarget(name: "liftcam-fuzz", dependencies: ["LiftCAMFuzzing"], swiftSettings: fastMath),
         .testTarget(name: "LiftCAMTests", dependencies: ["LiftCAM", "LiftCAMImaging"], swiftSettings: fastMath),
         .testTarget(name: "LiftCAMImagingTests", dependencies: ["LiftCAMImaging"], swiftSettings: fastMath),
         .testTarget(name: "LiftCAMToolTests", dependencies: ["LiftCAMTool", "liftcam"], swiftSettings: fastMath),
+        .testTarget(name: "LiftCAMFuzzingTests", dependencies: ["LiftCAMFuzzing", "LiftCAMTool", "liftcam"], swiftSettings: fastMath),
     ]
 )

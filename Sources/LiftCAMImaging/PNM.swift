@@ -16,7 +16,10 @@ public enum PNM {
         case UInt8(ascii: "3"): (channels, isPlain) = (3, true)
         case UInt8(ascii: "5"): (channels, isPlain) = (1, false)
         case UInt8(ascii: "6"): (channels, isPlain) = (3, false)
-        default: throw ImageError("PNM: format P\(Character(Unicode.Scalar(kind))) is not supported (expected P2, P3, P5 or P6)")
+        default:
+            // A damaged byte is shown as its number: a raw newline would split the message.
+            let shown = (0x21...0x7E).contains(kind) ? "P\(Character(Unicode.Scalar(kind)))" : "P followed by byte \(kind)"
+            throw ImageError("PNM: format \(shown) is not supported (expected P2, P3, P5 or P6)")
         }
         var scanner = Scanner(bytes: bytes, position: 2)
         let width = try scanner.number("width"), height = try scanner.number("height")

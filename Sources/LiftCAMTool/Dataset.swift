@@ -34,9 +34,14 @@ struct Manifest {
         guard isDirectory(directory) else {
             throw LiftCAMError.file(directory, fileExists(directory) ? "is not a directory" : "no such directory")
         }
+        let path = inDirectory(directory, Manifest.fileName)
+        try self.init(directory: directory, path: path, bytes: readFileBytes(path))
+    }
+
+    /// Splits the bytes of the manifest at `path` (in `directory`).
+    init(directory: String, path: String, bytes: [UInt8]) throws {
         self.directory = directory
-        path = inDirectory(directory, Manifest.fileName)
-        let bytes = try readFileBytes(path)
+        self.path = path
         checksum = Checksum.crc32(bytes)
         // Lines split on the bytes: a String would keep "\r\n" together as one Character.
         let byteLines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
@@ -49,7 +54,7 @@ struct Manifest {
             let fields = csvFields(line)
             if !sawHeader {
                 guard let fields, fields.map({ $0.trimmingCharacters(in: .whitespaces) }) == Manifest.header else {
-                    throw LiftCAMError("\(path) row \(offset + 1): the header must be exactly \(Manifest.header.joined(separator: ",")), found '\(oneLineText(line))'")
+                    throw LiftCAMError("\(path) row \(offset + 1): the header must be exactly \(Manifest.header.joined(separator: ",")), found '\(oneLine(line))'")
                 }
                 sawHeader = true
                 continue
@@ -74,7 +79,7 @@ struct Manifest {
     /// (read from its header). Errors read "<manifest> row N: problem".
     func item(_ index: Int, check: Check) throws -> DatasetItem {
         let (line, parsed) = rows[index]
-        func bad(_ problem: String) -> LiftCAMError { LiftCAMError("\(path) row \(line): \(oneLineText(problem))") }
+        func bad(_ problem: String) -> LiftCAMError { LiftCAMError("\(path) row \(line): \(oneLine(problem))") }
         guard let parsed else { throw bad("unterminated quoted field") }
         guard parsed.count == Manifest.header.count else {
             throw bad("expected \(Manifest.header.count) fields (\(Manifest.header.joined(separator: ","))), found \(parsed.count)")
@@ -149,6 +154,23 @@ struct DatasetItem {
     let inputShape: [Int]
 }
 
+/// Checks the bytes of a manifest.csv in `directory` as `liftcam evaluate` does before evaluating
+/// anything, against a network whose image inputs are `imageInputShape` `[3, H, W]`. Returns one
+/// entry per data row: nil when the row is good, otherwise its one-line error. A file that is not a
+/// manifest at all (no header, a wrong one) throws. For embedding and for the fuzz harness.
+public func checkManifest(bytes: [UInt8], directory: String, network: Network, imageInputShape: [Int]) throws -> [String?] {
+    let manifest = try Manifest(directory: directory, path: inDirectory(directory, Manifest.fileName), bytes: bytes)
+    let check = Manifest.Check(network: network, classes: network.architecture.classCount, imageInputShape: imageInputShape)
+    return manifest.rows.indices.map { index in
+        do {
+            _ = try manifest.item(index, check: check)
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+}
+
 /// `--shard i/n`: every n-th image starting at i (0-based).
 struct Shard: Equatable {
     var index = 0
@@ -212,9 +234,4 @@ func csvFields(_ line: Substring) -> [String]? {
 /// `directory/name`, without doubling a trailing slash.
 private func inDirectory(_ directory: String, _ name: String) -> String {
     directory.hasSuffix("/") ? directory + name : directory + "/" + name
-}
-
-/// Text from a damaged file shown on one line (control characters as "?").
-private func oneLineText(_ text: some StringProtocol) -> String {
-    String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
 }

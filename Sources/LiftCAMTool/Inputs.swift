@@ -115,8 +115,8 @@ func loadInput(path: String, preprocessing: Preprocessing) throws -> LoadedInput
         guard tensor.shape[1] <= maximumInputSide, tensor.shape[2] <= maximumInputSide else {
             throw LiftCAMError.file(path, "the tensor \(tensor.shape) is too large: at most \(maximumInputSide) pixels a side")
         }
-        if let bad = tensor.storage.firstIndex(where: { !$0.isFinite }) {
-            throw LiftCAMError.file(path, "value \(tensor.storage[bad]) at flat index \(bad) is not finite")
+        if let problem = nonFiniteDescription(tensor) {
+            throw LiftCAMError.file(path, "\(problem); inputs must be finite numbers")
         }
         return LoadedInput(tensor: tensor, image: try pictureOfTensor(tensor, preprocessing: preprocessing))
     }

@@ -26,7 +26,9 @@ final class WeightDirectoryTests: XCTestCase {
         try writeWeightDirectory(["features.0.weight": conv, "features.0.bias": bias], to: path)
         let files = FileManager.default
         try files.copyItem(atPath: fixture("i8_3.npy"), toPath: path + "/layer1.0.bn1.num_batches_tracked.npy")
-        try files.copyItem(atPath: fixture("f8_6.npy"), toPath: path + "/layer1.0.bn1.running_var.npy")
+        // float64, as numpy saves it: the first four values of f8_6.npy (whose fifth, 1e40, is past
+        // Float32's range and refused, see testFloat64PastFloatRangeIsRefused).
+        try Data(float64NPY([0, 1.0 / 7, 2.0 / 7, 3.0 / 7, 0.5, -1e-50])).write(to: URL(fileURLWithPath: path + "/layer1.0.bn1.running_var.npy"))
         try Data("junk".utf8).write(to: URL(fileURLWithPath: path + "/._features.0.weight.npy"))
         try Data("notes".utf8).write(to: URL(fileURLWithPath: path + "/README.txt"))
         return path
@@ -40,9 +42,10 @@ final class WeightDirectoryTests: XCTestCase {
         XCTAssertEqual(try weights.tensor("features.0.weight", shape: [2, 1, 2, 2]), conv)
         XCTAssertEqual(try weights.tensor("features.0.bias", shape: [2]).storage.map(\.bitPattern),
                        bias.storage.map(\.bitPattern))
-        // float64 from numpy, rounded to Float32 (see make_npy_fixtures.py).
+        // float64 rounded to Float32 (-1e-50 underflows to -0).
         let runningVar = try weights.tensor("layer1.0.bn1.running_var", shape: [6])
-        XCTAssertEqual(Array(runningVar.storage[0..<4]), [0, Float(1.0 / 7), Float(2.0 / 7), Float(3.0 / 7)])
+        XCTAssertEqual(runningVar.storage.map(\.bitPattern),
+                       [0, Float(1.0 / 7), Float(2.0 / 7), Float(3.0 / 7), 0.5, -0.0].map(\.bitPattern))
         XCTAssertEqual(weights.shape(of: "features.0.weight"), [2, 1, 2, 2])
         XCTAssertNil(weights.shape(of: "layer1.0.bn1.num_batches_tracked"))
     }
@@ -91,6 +94,26 @@ final class WeightDirectoryTests: XCTestCase {
         XCTAssertThrowsError(try WeightDirectory(path: root + "/empty")) {
             XCTAssertEqual("\($0)", "\(root)/empty: no weights in this directory (expected one .npy file per state-dict key, e.g. features.0.weight.npy)")
         }
+    }
+
+    /// numpy's f8_6.npy holds 1e40, which becomes +infinity as Float32: a weight directory refuses
+    /// it by file and position (an earlier version of this test read it as a running variance).
+    func testFloat64PastFloatRangeIsRefused() throws {
+        let path = try makeDirectory()
+        try FileManager.default.copyItem(atPath: fixture("f8_6.npy"), toPath: path + "/layer2.0.bn1.running_var.npy")
+        XCTAssertThrowsError(try WeightDirectory(path: path)) {
+            XCTAssertEqual("\($0)", "\(path)/layer2.0.bn1.running_var.npy: element [4] (flat index 4) is +infinity; weights must be finite numbers")
+        }
+    }
+
+    /// The bytes np.save writes for a 1-d float64 array: version 1.0, header padded to 64 bytes.
+    private func float64NPY(_ values: [Double]) -> [UInt8] {
+        var header = Array("{'descr': '<f8', 'fortran_order': False, 'shape': (\(values.count),), }".utf8)
+        while (10 + header.count + 1) % 64 != 0 { header.append(0x20) }
+        header.append(0x0A)
+        var bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.count & 0xFF), UInt8(header.count >> 8)] + header
+        for value in values { withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes += $0 } }
+        return bytes
     }
 
     func testWriterRefusesKeysThatCannotBeFileNamesBeforeWritingAnything() {

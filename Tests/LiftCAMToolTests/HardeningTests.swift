@@ -72,10 +72,10 @@ final class HardeningTests: TinyModelTestCase {
         var values = [Float](repeating: 0.5, count: 3 * 12 * 12)
         values[7] = .nan
         let withNaN = try writeNPY("nan.npy", shape: [3, 12, 12], values: values)
-        assertRefused([], input: withNaN, status: 1, mentions: [withNaN, "value nan at flat index 7 is not finite"])
+        assertRefused([], input: withNaN, status: 1, mentions: [withNaN, "element [0, 0, 7] (flat index 7) is NaN; inputs must be finite numbers"])
         values[7] = -.infinity
         let withInf = try writeNPY("inf.npy", shape: [1, 3, 12, 12], values: values)
-        assertRefused([], input: withInf, status: 1, mentions: [withInf, "value -inf at flat index 7 is not finite"])
+        assertRefused([], input: withInf, status: 1, mentions: [withInf, "element [0, 0, 7] (flat index 7) is -infinity; inputs must be finite numbers"])
     }
 
     func testAbsurdArchitecturesAreRefusedBeforeAllocating() throws {

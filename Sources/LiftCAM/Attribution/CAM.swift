@@ -39,6 +39,11 @@ public func minMaxNormalized(_ map: Tensor) -> Tensor {
 }
 
 /// s(u(L)): the saliency map `[H, W]` the evaluation metrics (Eqs 11–15) and the pictures use.
+/// A constant L (all zeros included) gives all zeros: its upsampling is constant only up to
+/// rounding (w·c + (1 − w)·c can miss c by an ulp), and s would stretch that noise to [0, 1].
 public func saliency(of map: Tensor, height: Int, width: Int) -> Tensor {
-    minMaxNormalized(upsample(map, height: height, width: width))
+    guard let first = map.storage.first, map.storage.contains(where: { $0 != first }) else {
+        return Tensor(shape: [height, width])
+    }
+    return minMaxNormalized(upsample(map, height: height, width: width))
 }

@@ -74,6 +74,7 @@ public struct Explainer: Sendable {
     /// Splits `network` at `layer` (default: the architecture's default layer) and runs x through it.
     public init(network: Network, layer: String? = nil, input: Tensor) throws {
         _ = try network.checkInput(shape: input.shape)
+        if let problem = nonFiniteDescription(input) { throw LiftCAMError("input: \(problem); inputs must be finite numbers") }
         let split = try network.split(at: layer ?? network.architecture.defaultLayer)
         _ = try split.activationShape(forInput: input.shape)
         self.network = split
@@ -82,6 +83,10 @@ public struct Explainer: Sendable {
         activations = maps.reshaped(Array(maps.shape.dropFirst()))
         headDecomposition = HeadDecomposition(head: split.head, activations: activations)
         logits = headDecomposition?.outputs ?? split.head.forward(maps).storage
+        // Finite weights and input can still overflow Float; say so rather than return NaN maps.
+        if let problem = nonFiniteDescription(activations) ?? nonFiniteDescription(Tensor(shape: [logits.count], storage: logits)) {
+            throw LiftCAMError("the network overflows Float at layer '\(split.layer)' or after it: \(problem) (weights or input far out of range)")
+        }
     }
 
     /// The class with the largest logit (the default target).

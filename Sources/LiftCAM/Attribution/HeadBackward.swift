@@ -65,7 +65,7 @@ public func gradCAMCoefficients(gradient: Tensor) -> [Float] {
 
 /// Grad-CAM++ (Chattopadhyay et al. 2018), in its closed form under the exponential-output
 /// assumption (higher derivatives of exp(F^c) are powers of the gradient g):
-/// a_k(i,j) = g² / (2g² + Σ_{(a,b)} A_k(a,b)·g³), set to 0 where g = 0 (or the denominator is 0);
+/// a_k(i,j) = g² / (2g² + Σ_{(a,b)} A_k(a,b)·g³), set to 0 where g = 0 (or the ratio is not finite);
 /// α_k = Σ_{(i,j)} a_k(i,j)·ReLU(g).
 public func gradCAMPlusPlusCoefficients(activations: Tensor, gradient: Tensor) -> [Float] {
     let mapSums = sumPerMap(activations)
@@ -75,7 +75,9 @@ public func gradCAMPlusPlusCoefficients(activations: Tensor, gradient: Tensor) -
         let g = gradient.storage[i]
         let g2 = g * g
         let denominator = 2 * g2 + mapSums[i / plane] * g2 * g
-        let a: Float = (g == 0 || denominator == 0) ? 0 : g2 / denominator
+        // 2 + Σ A·g can cancel to (nearly) 0 and overflow the ratio: no finite weight, so 0.
+        let ratio = g2 / denominator
+        let a: Float = (g == 0 || !ratio.isFinite) ? 0 : ratio
         weighted.storage[i] = a * max(g, 0)
     }
     return sumPerMap(weighted)

@@ -24,19 +24,21 @@ public func increaseInConfidence(original y: [Double], explanation o: [Double]) 
     return Double(zip(y, o).filter { $0 < $1 }.count) / Double(y.count) * 100
 }
 
-/// Eq 13, average drop (%): (1/N) Σ_i max(0, Y_i^c − O_i^c) / Y_i^c × 100.
+/// Eq 13, average drop (%): (1/N) Σ_i max(0, Y_i^c − O_i^c) / Y_i^c × 100. An image whose Y_i^c is
+/// 0 (the softmax underflowed) has no confidence to lose: its term is 0, not 0/0.
 public func averageDrop(original y: [Double], explanation o: [Double]) -> Double {
     precondition(y.count == o.count)
     guard !y.isEmpty else { return 0 }
-    return zip(y, o).reduce(0) { $0 + max(0, $1.0 - $1.1) / $1.0 } / Double(y.count) * 100
+    return zip(y, o).reduce(0) { $0 + ($1.0 > 0 ? max(0, $1.0 - $1.1) / $1.0 : 0) } / Double(y.count) * 100
 }
 
 /// Eq 14, average drop in deletion (%): (1/N) Σ_i (Y_i^c − D_i^c) / Y_i^c × 100, where D is the
-/// probability for the inverted explanation image (1 − s(u(L^c))) ∘ x. Not clipped at 0.
+/// probability for the inverted explanation image (1 − s(u(L^c))) ∘ x. Not clipped at 0. As in
+/// Eq 13, an image with Y_i^c = 0 contributes 0 (a relative change of nothing is undefined).
 public func averageDropInDeletion(original y: [Double], deletion d: [Double]) -> Double {
     precondition(y.count == d.count)
     guard !y.isEmpty else { return 0 }
-    return zip(y, d).reduce(0) { $0 + ($1.0 - $1.1) / $1.0 } / Double(y.count) * 100
+    return zip(y, d).reduce(0) { $0 + ($1.0 > 0 ? ($1.0 - $1.1) / $1.0 : 0) } / Double(y.count) * 100
 }
 
 /// Eq 15, the energy-based pointing game (%): Σ_{(i,j) ∈ bbox} s(u(L))_{ij} / Σ_{(i,j)} s(u(L))_{ij}

@@ -11,14 +11,19 @@ extension Architecture {
 
     /// Reads a JSON architecture file; every error names the file and the key.
     public static func load(path: String) throws -> Architecture {
-        let bytes = try readFileBytes(path)
+        try decode(readFileBytes(path), name: path)
+    }
+
+    /// An architecture from the bytes of a JSON file; `name` starts every error message.
+    public static func decode(_ bytes: [UInt8], name: String) throws -> Architecture {
         guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw LiftCAMError.file(path, "is not UTF-8 text")
+            throw LiftCAMError.file(name, "is not UTF-8 text")
         }
         do {
             return try parse(JSONValue.parse(text))
         } catch let error as LiftCAMError {
-            throw LiftCAMError.file(path, error.description)
+            // Keys and values are quoted from the file: a raw "\r" in one must not split the line.
+            throw LiftCAMError.file(name, oneLine(error.description))
         }
     }
 

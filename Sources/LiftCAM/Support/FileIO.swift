@@ -123,9 +123,14 @@ func lastErrorText() -> String {
 }
 
 /// `text` with control characters shown as "?", so that strings taken from damaged input (a key
-/// in an NPY header, an escaped "\n" in a JSON key) cannot break an error message over lines.
-func oneLine(_ text: String) -> String {
-    String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
+/// in an NPY header, an escaped "\n" in a JSON key) cannot break an error message over lines:
+/// C0 and C1 controls (NEL, U+0085, among them) and the Unicode line and paragraph separators
+/// U+2028 and U+2029, which some terminals and log readers also break lines at.
+public func oneLine(_ text: some StringProtocol) -> String {
+    String(String.UnicodeScalarView(text.unicodeScalars.map { scalar in
+        let value = scalar.value
+        return value < 0x20 || (0x7F...0x9F).contains(value) || value == 0x2028 || value == 0x2029 ? "?" : scalar
+    }))
 }
 
 /// An open file descriptor for reading, closed when the value goes away (also on a thrown error).

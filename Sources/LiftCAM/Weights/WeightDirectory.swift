@@ -9,6 +9,8 @@ public struct WeightDirectory: Sendable {
     private let tensors: [String: Tensor]
 
     /// Reads every `*.npy` file of `path` (float32 '<f4' or float64 '<f8', kept as Float32).
+    /// A file holding NaN or ±infinity (also a float64 past Float32's range) is refused with its
+    /// name and the element's position, e.g. "<dir>/fc.bias.npy: element [3] (flat index 3) is NaN; ...".
     ///
     /// Integer files whose key ends in "num_batches_tracked" (the batch-norm step counters PyTorch
     /// keeps in state dicts, which inference never uses) are skipped; any other file that is not
@@ -24,7 +26,12 @@ public struct WeightDirectory: Sendable {
             let key = String(name.dropLast(4))
             let file = joinPath(path, name)
             if key.hasSuffix("num_batches_tracked"), try readNPYHeader(path: file).isIntegerDType { continue }
-            tensors[key] = try readNPY(path: file)
+            let tensor = try readNPY(path: file)
+            // One NaN or infinite weight makes every map NaN; refuse it here, by file and position.
+            if let problem = nonFiniteDescription(tensor) {
+                throw LiftCAMError.file(file, "\(problem); weights must be finite numbers")
+            }
+            tensors[key] = tensor
         }
         guard !tensors.isEmpty else {
             throw LiftCAMError.file(path, "no weights in this directory (expected one .npy file per state-dict key, e.g. features.0.weight.npy)")
