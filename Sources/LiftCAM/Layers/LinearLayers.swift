@@ -8,6 +8,8 @@ public struct Conv2dLayer: Layer {
     public let weight: Tensor   // [O, C, kh, kw]
     public let bias: Tensor?    // [O]
     public let geometry: Conv2dShape
+    /// The weight transformed for Winograd F(4×4, 3×3), made on the first forward pass that uses it.
+    private let winograd = LazyWinogradWeights()
 
     public init(name: String, weight: Tensor, bias: Tensor?, geometry: Conv2dShape) {
         self.name = name
@@ -27,8 +29,14 @@ public struct Conv2dLayer: Layer {
         return [geometry.outChannels, size.height, size.width]
     }
 
+    /// 3×3 stride-1 convolutions go through Winograd F(4×4, 3×3) when it saves at least half the
+    /// multiplications (`winogradPays`), every other one through im2col + GEMM (`conv2d`).
     public func forward(_ input: Tensor) -> Tensor {
-        conv2d(input, weight: weight, bias: bias, shape: geometry)
+        if input.shape.count == 4,
+           winogradPays(shape: geometry, batch: input.shape[0], height: input.shape[2], width: input.shape[3]) {
+            return conv2dWinograd(input, weights: winograd.weights(for: weight), bias: bias, shape: geometry)
+        }
+        return conv2d(input, weight: weight, bias: bias, shape: geometry)
     }
 
     public func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {

@@ -1,0 +1,115 @@
+// Winograd F(4×4, 3×3) against the naive convolution loops, and the layer path networks use
+// against the direct (im2col + GEMM) convolution.
+import Dispatch
+import Foundation
+import LiftCAM
+import XCTest
+
+final class WinogradConvolutionTests: XCTestCase {
+    /// Tolerance of every comparison: max |Δ| ≤ 1e-4 · (1 + max |reference|). The transforms scale
+    /// values by up to 8 (Aᵀ) and 5 (Bᵀ) before the sums, so the error is larger than im2col's
+    /// (measured below 2e-6 relative on these shapes); 1e-4 is the issue's bound on the logits.
+    let tolerance: Float = 1e-4
+
+    private func shape(_ inChannels: Int, _ outChannels: Int, padding: (Int, Int)) -> Conv2dShape {
+        Conv2dShape(inChannels: inChannels, outChannels: outChannels, kernelHeight: 3, kernelWidth: 3,
+                    paddingHeight: padding.0, paddingWidth: padding.1)
+    }
+
+    /// 40 seeded layers: the sizes the issue names (1×1, 3×5, 7×7, 13×11, 30×30) and other sizes that
+    /// are not multiples of 4 (partial tiles at the bottom and right), padding 0, 1, 2 and unequal
+    /// paddings, batch 1–3, channel counts that are not multiples of 6 or 16; with and without bias
+    /// and the fused ReLU (against max(0, naive)).
+    func testMatchesNaiveOnRandomShapes() {
+        var random = KernelTestRandom(seed: 0x5151)
+        let sizes = [(1, 1), (3, 5), (7, 7), (13, 11), (30, 30), (4, 4), (5, 9), (17, 6), (8, 12), (2, 3)]
+        for trial in 0 ..< 40 {
+            var (height, width) = trial < sizes.count ? sizes[trial] : random.pick(sizes + [(9, 21), (16, 15)])
+            let padding = trial % 3 == 2 ? (random.int(0 ... 2), random.int(0 ... 2)) : (trial % 2, trial % 2)
+            // Padding 0 needs at least 3 rows and columns for one output.
+            height = max(height, 3 - 2 * padding.0)
+            width = max(width, 3 - 2 * padding.1)
+            let geometry = shape(random.pick([1, 3, 5, 16, 17, 40]), random.pick([1, 5, 7, 16, 19, 33]), padding: padding)
+            let batch = random.int(1 ... 3)
+            let x = random.tensor([batch, geometry.inChannels, height, width])
+            let weight = random.tensor([geometry.outChannels, geometry.inChannels, 3, 3])
+            let bias = random.bool() ? random.tensor([geometry.outChannels]) : nil
+            let applyReLU = trial % 4 == 3
+            let what = "trial \(trial): \(geometry) on [\(batch), \(height), \(width)], ReLU \(applyReLU)"
+            var expected = conv2dNaive(x, weight: weight, bias: bias, shape: geometry)
+            if applyReLU { expected = relu(expected) }
+            let actual = conv2dWinograd(x, weight: weight, bias: bias, shape: geometry, applyReLU: applyReLU)
+            XCTAssertEqual(actual.shape, expected.shape, what)
+            assertClose(actual.storage, expected.storage, relativeTolerance: tolerance, what)
+        }
+    }
+
+    /// The identity kernel (1 at the centre) with padding 1 gives back the input plus the bias, and
+    /// the kernel with 1 at the top-left corner shifts the plane down and right by one (zero fill):
+    /// values known without any reference code.
+    func testShiftKernelsGiveShiftedInput() {
+        var random = KernelTestRandom(seed: 0x1D)
+        let geometry = shape(1, 2, padding: (1, 1))
+        let x = random.tensor([1, 1, 9, 10])
+        var weight = Tensor(shape: [2, 1, 3, 3], repeating: 0)
+        weight.storage[4] = 1        // channel 0: centre
+        weight.storage[9] = 1        // channel 1: top-left corner, y[i][j] = x[i − 1][j − 1]
+        let bias = Tensor(shape: [2], storage: [0.5, 0])
+        let y = conv2dWinograd(x, weight: weight, bias: bias, shape: geometry)
+        var expected = x.storage.map { $0 + 0.5 }
+        for i in 0 ..< 9 {
+            for j in 0 ..< 10 { expected.append(i > 0 && j > 0 ? x.storage[(i - 1) * 10 + j - 1] : 0) }
+        }
+        assertClose(y.storage, expected, relativeTolerance: 1e-6, "shift kernels")
+    }
+
+    /// `Conv2dLayer.forward`, which networks call, takes the Winograd path on a 3×3 stride-1 layer
+    /// (checked with `winogradPays`) and agrees with the direct convolution, on a first call and on a
+    /// later call that reuses the cached transform, and from 8 threads calling a fresh layer at once.
+    func testLayerPathMatchesDirectConvolution() {
+        var random = KernelTestRandom(seed: 0x1A7E)
+        for (inChannels, outChannels, size, batch) in [(16, 32, 20, 1), (19, 13, 15, 2), (64, 64, 14, 1), (8, 40, 7, 3)] {
+            let geometry = shape(inChannels, outChannels, padding: (1, 1))
+            XCTAssertTrue(winogradPays(shape: geometry, batch: batch, height: size, width: size), "\(geometry) at \(size)")
+            let weight = random.tensor([outChannels, inChannels, 3, 3]), bias = random.tensor([outChannels])
+            let x = random.tensor([batch, inChannels, size, size])
+            let layer = Conv2dLayer(name: "conv", weight: weight, bias: bias, geometry: geometry)
+            let direct = conv2d(x, weight: weight, bias: bias, shape: geometry)
+            let what = "\(geometry) on [\(batch), \(size), \(size)]"
+            assertClose(layer.forward(x).storage, direct.storage, relativeTolerance: tolerance, what + ", first call")
+            assertClose(layer.forward(x).storage, direct.storage, relativeTolerance: tolerance, what + ", cached")
+
+            let fresh = Conv2dLayer(name: "conv", weight: weight, bias: bias, geometry: geometry)
+            let results = ResultSlots(count: 8)
+            DispatchQueue.concurrentPerform(iterations: 8) { index in results.set(index, fresh.forward(x).storage) }
+            for index in 0 ..< 8 {
+                assertClose(results.get(index), direct.storage, relativeTolerance: tolerance, what + ", thread \(index)")
+            }
+        }
+    }
+
+    /// Strided, 1×1 and 5×5 layers do not take the Winograd path, nor does one 7×7 item (4 tiles
+    /// would fill a quarter of a 16-tile panel); a batch of 8 such items does.
+    func testWinogradIsChosenOnlyWhereItApplies() {
+        let strided = Conv2dShape(inChannels: 64, outChannels: 64, kernelHeight: 3, kernelWidth: 3,
+                                  strideHeight: 2, strideWidth: 2, paddingHeight: 1, paddingWidth: 1)
+        let pointwise = Conv2dShape(inChannels: 64, outChannels: 64, kernelHeight: 1, kernelWidth: 1)
+        let wide = Conv2dShape(inChannels: 64, outChannels: 64, kernelHeight: 5, kernelWidth: 5, paddingHeight: 2, paddingWidth: 2)
+        XCTAssertFalse(winogradApplies(to: strided))
+        XCTAssertFalse(winogradApplies(to: pointwise))
+        XCTAssertFalse(winogradApplies(to: wide))
+        let resnetLast = shape(512, 512, padding: (1, 1))
+        XCTAssertFalse(winogradPays(shape: resnetLast, batch: 1, height: 7, width: 7))
+        XCTAssertTrue(winogradPays(shape: resnetLast, batch: 8, height: 7, width: 7))
+        XCTAssertTrue(winogradPays(shape: resnetLast, batch: 1, height: 14, width: 14))
+    }
+}
+
+/// Result arrays written by concurrent workers, one slot each, read after they finish.
+private final class ResultSlots: @unchecked Sendable {
+    private var slots: [[Float]]
+    private let lock = NSLock()
+    init(count: Int) { slots = Array(repeating: [], count: count) }
+    func set(_ index: Int, _ value: [Float]) { lock.lock(); slots[index] = value; lock.unlock() }
+    func get(_ index: Int) -> [Float] { lock.lock(); defer { lock.unlock() }; return slots[index] }
+}
