@@ -122,6 +122,8 @@ if dataMovementKernels.contains(where: isSelected) {
             naive: { _ = bilinearResizeNaive(maps, height: 224, width: 224) })
 }
 
+if rowFilters.contains("winograd") { runWinogradBenchmarks() }
+
 // The forward table runs only when asked for by name (it builds torchvision-sized networks).
 if rowFilters.contains(where: { $0.hasPrefix("forward") }) {
     do { try runForwardBenchmarks(profile: rowFilters.contains("forward-profile")) } catch { print("forward benchmark failed: \(error)") }

@@ -22,7 +22,9 @@ public final class WinogradWeights: @unchecked Sendable {
     public let outChannels: Int
     public let inChannels: Int
     let rowPanels: Int
-    let packed: UnsafeMutablePointer<Float>   // [36, O/6, C, 6], rows past O are zero
+    /// Floats from one position's block to the next: the panels plus 8 floats of padding.
+    let positionStride: Int
+    let packed: UnsafeMutablePointer<Float>   // [36, positionStride]: [O/6, C, 6] each, rows past O zero
 
     /// Transforms `weight` `[O, C, 3, 3]`.
     public init(weight: Tensor) {
@@ -31,24 +33,14 @@ public final class WinogradWeights: @unchecked Sendable {
         outChannels = weight.shape[0]
         inChannels = weight.shape[1]
         rowPanels = (outChannels + gemmTileRows - 1) / gemmTileRows
-        packed = allocateAlignedFloats(winogradPositions * rowPanels * inChannels * gemmTileRows)
-        let (o, c, panels, target) = (outChannels, inChannels, rowPanels, packed)
-        let positionStride = panels * c * gemmTileRows
+        positionStride = rowPanels * inChannels * gemmTileRows + 8
+        packed = allocateAlignedFloats(winogradPositions * positionStride)
+        let (o, c, panels, target, stride) = (outChannels, inChannels, rowPanels, packed, positionStride)
         weight.storage.withUnsafeBufferPointer { source in
-            let g = source.baseAddress!                                   // [O, C, 3, 3]
             forEachSlice(items: panels, totalWork: panels * c * 200) { panelRange in
                 for panel in panelRange {
-                    for lane in 0 ..< gemmTileRows {
-                        let row = panel * gemmTileRows + lane
-                        for channel in 0 ..< c {
-                            let u = target + (panel * c + channel) * gemmTileRows + lane
-                            if row < o {
-                                winogradTransformKernel(g + (row * c + channel) * 9, into: u, stride: positionStride)
-                            } else {
-                                for xi in 0 ..< winogradPositions { u[xi * positionStride] = 0 }
-                            }
-                        }
-                    }
+                    winogradPackPanel(source.baseAddress!, inChannels: c, outChannels: o, firstRow: panel * gemmTileRows,
+                                      channels: 0 ..< c, into: target + panel * c * gemmTileRows, positionStride: stride)
                 }
             }
         }
@@ -57,7 +49,7 @@ public final class WinogradWeights: @unchecked Sendable {
     deinit { packed.deallocate() }
 
     /// Bytes held by the transformed weights.
-    public var byteCount: Int { winogradPositions * rowPanels * inChannels * gemmTileRows * MemoryLayout<Float>.stride }
+    public var byteCount: Int { winogradPositions * positionStride * MemoryLayout<Float>.stride }
 }
 
 /// Whether `conv2dWinograd` computes this convolution: 3×3 kernel, stride 1 (any padding).
@@ -79,20 +71,38 @@ public func winogradPays(shape: Conv2dShape, batch: Int, height: Int, width: Int
 }
 
 /// PyTorch's nn.Conv2d for a 3×3 stride-1 kernel (any padding), by Winograd F(4×4, 3×3):
-/// input `[N, C, H, W]`, weight `[O, C, 3, 3]`, bias `[O]` → `[N, O, oh, ow]`. Transforms the weight
-/// on every call; layers keep a `WinogradWeights` instead. `applyReLU` returns max(0, conv).
+/// input `[N, C, H, W]`, weight `[O, C, 3, 3]`, bias `[O]` → `[N, O, oh, ow]`; `applyReLU` returns
+/// max(0, conv). Transforms the weight during the call: whole, beforehand, when the transform is at
+/// most `winogradCachedWeightLimit` floats, otherwise slab by slab inside the GEMMs.
 public func conv2dWinograd(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: Conv2dShape,
                            applyReLU: Bool = false) -> Tensor {
     _ = checkConvolution(inputShape: input.shape, weight: weight, shape: shape)
-    return conv2dWinograd(input, weights: WinogradWeights(weight: weight), bias: bias, shape: shape, applyReLU: applyReLU)
+    if winogradCachesWeights(shape) {
+        return conv2dWinograd(input, weights: WinogradWeights(weight: weight), bias: bias, shape: shape, applyReLU: applyReLU)
+    }
+    return weight.storage.withUnsafeBufferPointer { w in
+        runWinogradCall(input, kernels: .raw(w.baseAddress!), bias: bias, shape: shape, applyReLU: applyReLU)
+    }
 }
 
 /// As `conv2dWinograd(_:weight:bias:shape:applyReLU:)`, with the weight already transformed.
 public func conv2dWinograd(_ input: Tensor, weights: WinogradWeights, bias: Tensor?, shape: Conv2dShape,
                            applyReLU: Bool = false) -> Tensor {
-    precondition(winogradApplies(to: shape), "conv2dWinograd: \(shape) is not a 3×3 stride-1 convolution")
     precondition(weights.outChannels == shape.outChannels && weights.inChannels == shape.inChannels,
                  "conv2dWinograd: transformed weights \(weights.outChannels)×\(weights.inChannels) do not match \(shape)")
+    return runWinogradCall(input, kernels: .transformed(weights), bias: bias, shape: shape, applyReLU: applyReLU)
+}
+
+/// Whether a layer keeps this convolution's transformed weights (36 · O · C floats at most
+/// `winogradCachedWeightLimit`) rather than transforming them on every call.
+public func winogradCachesWeights(_ shape: Conv2dShape) -> Bool {
+    let paddedOut = (shape.outChannels + gemmTileRows - 1) / gemmTileRows * gemmTileRows
+    return winogradPositions * paddedOut * shape.inChannels <= winogradCachedWeightLimit
+}
+
+func runWinogradCall(_ input: Tensor, kernels: WinogradKernels, bias: Tensor?, shape: Conv2dShape,
+                     applyReLU: Bool) -> Tensor {
+    precondition(winogradApplies(to: shape), "conv2dWinograd: \(shape) is not a 3×3 stride-1 convolution")
     precondition(input.shape.count == 4 && input.shape[1] == shape.inChannels,
                  "conv2dWinograd: input \(input.shape) does not match \(shape)")
     precondition(bias == nil || bias!.count == shape.outChannels, "conv2dWinograd: bias does not match \(shape)")
@@ -103,7 +113,7 @@ public func conv2dWinograd(_ input: Tensor, weights: WinogradWeights, bias: Tens
     return makeTensor(shape: [geometry.batch, shape.outChannels, geometry.outputHeight, geometry.outputWidth]) { output in
         input.storage.withUnsafeBufferPointer { x in
         biasValues.withUnsafeBufferPointer { b in
-            runWinograd(geometry, input: x.baseAddress!, weights: weights, bias: b.baseAddress!,
+            runWinograd(geometry, input: x.baseAddress!, kernels: kernels, bias: b.baseAddress!,
                         applyReLU: applyReLU, output: output.baseAddress!)
         }}
     }

@@ -51,18 +51,31 @@ struct WinogradTileTable {
     }
 }
 
+/// Where the GEMMs' A operand comes from: transformed weights made beforehand, or the raw weight
+/// `[O, C, 3, 3]`, transformed on the fly, one pair of 6-row panels and depth slab at a time, into a
+/// scratch that stays in L2 (used for large weights: no 4× copy is kept, and the 9 raw floats per
+/// kernel are read instead of the 36 transformed ones, which is faster when few tiles share them).
+enum WinogradKernels {
+    case transformed(WinogradWeights)
+    case raw(UnsafePointer<Float>)
+}
+
+/// Transformed weights up to this many floats (36 · 256 · 256, 9.4 MB) are kept by layers and used
+/// packed; larger ones are transformed on the fly on every call (see `WinogradKernels`).
+public let winogradCachedWeightLimit = winogradPositions * 256 * 256
+
 /// Runs the three stages on every block of tiles. With small transformed weights and many blocks,
 /// each core takes whole blocks (no hand-off between stages); otherwise all cores share each block,
 /// stage by stage, so the large weights are read once per block rather than once per core.
-func runWinograd(_ g: WinogradGeometry, input: UnsafePointer<Float>, weights: WinogradWeights,
+func runWinograd(_ g: WinogradGeometry, input: UnsafePointer<Float>, kernels: WinogradKernels,
                  bias: UnsafePointer<Float>, applyReLU: Bool, output: UnsafeMutablePointer<Float>) {
-    let paddedOut = weights.rowPanels * gemmTileRows
+    let rowPanels = (g.outChannels + gemmTileRows - 1) / gemmTileRows, paddedOut = rowPanels * gemmTileRows
     let perTile = winogradPositions * (g.inChannels + paddedOut)
     let weightFloats = winogradPositions * paddedOut * g.inChannels
     let privatePanels = max(1, winogradPrivateBlockBudget / (perTile * 16))
     let totalPanels = (g.tiles + 15) / 16
     let privateBlocks = (totalPanels + privatePanels - 1) / privatePanels
-    if weightFloats <= winogradPrivateWeightLimit && privateBlocks >= 2 * workerCount {
+    if case .transformed(let weights) = kernels, weightFloats <= winogradPrivateWeightLimit, privateBlocks >= 2 * workerCount {
         let chunks = min(privateBlocks, 4 * workerCount)
         parallelFor(chunks) { chunk in
             let blocks = evenSlice(chunk, of: chunks, total: privateBlocks)
@@ -90,8 +103,17 @@ func runWinograd(_ g: WinogradGeometry, input: UnsafePointer<Float>, weights: Wi
         forEachSlice(items: g.inChannels, totalWork: g.inChannels * slots * 36 * 4) { channels in
             block.transformInput(input, table: table, panels: panels, channels: channels)
         }
-        forEachSlice(items: winogradPositions, totalWork: winogradPositions * paddedOut * g.inChannels * slots) { positions in
-            block.multiply(weights, panels: panels, positions: positions)
+        let gemmWork = winogradPositions * paddedOut * g.inChannels * slots
+        switch kernels {
+        case .transformed(let weights):
+            forEachSlice(items: winogradPositions, totalWork: gemmWork) { positions in
+                block.multiply(weights, panels: panels, positions: positions)
+            }
+        case .raw(let weight):
+            let panelPairs = (rowPanels + 1) / 2
+            forEachSlice(items: panelPairs, totalWork: gemmWork) { pairs in
+                block.multiplyTransforming(weight, panels: panels, rowPanels: rowPanels, panelPairs: pairs)
+            }
         }
         forEachSlice(items: g.outChannels, totalWork: g.outChannels * slots * 36 * 4) { outChannels in
             block.transformOutput(table: table, panels: panels, bias: bias, applyReLU: applyReLU,
@@ -166,7 +188,7 @@ struct WinogradBlock {
         let channels = g.inChannels, rowPanels = weights.rowPanels, columns = panels * 16
         let slabDepth = evenBlock(channels, atMost: gemmDepthBlock, multipleOf: 1)
         for xi in positions {
-            let u = weights.packed + xi * rowPanels * channels * gemmTileRows
+            let u = weights.packed + xi * weights.positionStride
             let v = transformed + xi * panels * channels * 16
             let m = products + xi * paddedOut * columns
             for panel in 0 ..< panels {
@@ -177,6 +199,41 @@ struct WinogradBlock {
                         gemmMicroKernel(depth: depth, packedA: u + (rowPanel * channels + depth0) * gemmTileRows,
                                         packedB: panelB, c: m + rowPanel * gemmTileRows * columns + panel * 16,
                                         ldc: columns, overwrite: depth0 == 0)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stage 2 from the raw weight `[O, C, 3, 3]`, for the pairs of 6-row panels `panelPairs`: per pair
+    /// and depth slab, G g Gᵀ of its 12 × depth kernels goes to a scratch `[36, 2, depth, 6]` (at most
+    /// 443 KiB with padding, in L2), then every position and tile panel runs the micro-kernel on it.
+    func multiplyTransforming(_ weight: UnsafePointer<Float>, panels: Int, rowPanels: Int, panelPairs: Range<Int>) {
+        let channels = g.inChannels, outChannels = g.outChannels, columns = panels * 16
+        let slabDepth = evenBlock(channels, atMost: gemmDepthBlock, multipleOf: 1)
+        let scratchStride = 2 * slabDepth * gemmTileRows + 8
+        let scratch = allocateAlignedFloats(winogradPositions * scratchStride)
+        defer { scratch.deallocate() }
+        for pair in panelPairs {
+            let firstPanel = 2 * pair, pairPanels = min(2, rowPanels - firstPanel)
+            for depth0 in stride(from: 0, to: channels, by: slabDepth) {
+                let depth = min(slabDepth, channels - depth0)
+                let positionStride = scratchStride
+                for local in 0 ..< pairPanels {
+                    winogradPackPanel(weight, inChannels: channels, outChannels: outChannels,
+                                      firstRow: (firstPanel + local) * gemmTileRows, channels: depth0 ..< depth0 + depth,
+                                      into: scratch + local * depth * gemmTileRows, positionStride: positionStride)
+                }
+                for xi in 0 ..< winogradPositions {
+                    let v = transformed + (xi * panels * channels + depth0) * 16
+                    let m = products + xi * paddedOut * columns
+                    for panel in 0 ..< panels {
+                        for local in 0 ..< pairPanels {
+                            gemmMicroKernel(depth: depth, packedA: scratch + xi * positionStride + local * depth * gemmTileRows,
+                                            packedB: v + panel * channels * 16,
+                                            c: m + (firstPanel + local) * gemmTileRows * columns + panel * 16,
+                                            ldc: columns, overwrite: depth0 == 0)
+                        }
                     }
                 }
             }

@@ -97,21 +97,52 @@ func winogradTransformOutputTiles(_ products: UnsafePointer<Float>, positionStri
     }
 }
 
-/// G g Gᵀ for one 3×3 kernel `g` (row-major): the 36 values U[ξ][ν] at `u[(6ξ + ν) · stride]`.
+/// Eight lanes: the six rows of one micro-kernel panel (two lanes spare).
+typealias PanelLanes = SIMD8<Float>
+
+/// G g Gᵀ for the 3×3 kernels of one 6-row panel at one input channel: lane r of `g[k]` is element k
+/// (row-major) of row r's kernel. U[ξ][ν] goes, as 8 lanes, to `u + (6ξ + ν) · stride`; the two spare
+/// lanes land past the panel's six floats, where the next channel's values (or padding) go, so
+/// channels must be written in increasing order.
 @inline(__always)
-func winogradTransformKernel(_ g: UnsafePointer<Float>, into u: UnsafeMutablePointer<Float>, stride: Int) {
-    @inline(__always) func apply(_ g0: Float, _ g1: Float, _ g2: Float) -> (Float, Float, Float, Float, Float, Float) {
-        let outer = g0 + g2
-        return (g0 / 4, -(outer + g1) / 6, -(outer - g1) / 6,
-                g0 / 24 + g1 / 12 + g2 / 6, g0 / 24 - g1 / 12 + g2 / 6, g2)
+func winogradTransformKernels(_ g: UnsafePointer<PanelLanes>, into u: UnsafeMutablePointer<Float>, stride: Int) {
+    @inline(__always) func apply(_ g0: PanelLanes, _ g1: PanelLanes, _ g2: PanelLanes)
+        -> (PanelLanes, PanelLanes, PanelLanes, PanelLanes, PanelLanes, PanelLanes) {
+        let outer = g0 + g2, quarter = g0 * 0.25, sixth = PanelLanes(repeating: 1.0 / 6)
+        let mixed = g0 * (1.0 / 24) + g2 * (1.0 / 6), middle = g1 * (1.0 / 12)
+        return (quarter, -(outer + g1) * sixth, -(outer - g1) * sixth, mixed + middle, mixed - middle, g2)
+    }
+    @inline(__always) func store(_ value: PanelLanes, _ index: Int) {
+        UnsafeMutableRawPointer(u + index * stride).storeBytes(of: value, as: PanelLanes.self)
     }
     // Columns first: (G g)[ξ][j] for j = 0, 1, 2; then each of the six rows through G again.
     let c0 = apply(g[0], g[3], g[6]), c1 = apply(g[1], g[4], g[7]), c2 = apply(g[2], g[5], g[8])
-    @inline(__always) func row(_ xi: Int, _ g0: Float, _ g1: Float, _ g2: Float) {
-        let r = apply(g0, g1, g2), target = u + 6 * xi * stride
-        target[0] = r.0; target[stride] = r.1; target[2 * stride] = r.2
-        target[3 * stride] = r.3; target[4 * stride] = r.4; target[5 * stride] = r.5
+    @inline(__always) func row(_ xi: Int, _ g0: PanelLanes, _ g1: PanelLanes, _ g2: PanelLanes) {
+        let r = apply(g0, g1, g2)
+        store(r.0, 6 * xi); store(r.1, 6 * xi + 1); store(r.2, 6 * xi + 2)
+        store(r.3, 6 * xi + 3); store(r.4, 6 * xi + 4); store(r.5, 6 * xi + 5)
     }
     row(0, c0.0, c1.0, c2.0); row(1, c0.1, c1.1, c2.1); row(2, c0.2, c1.2, c2.2)
     row(3, c0.3, c1.3, c2.3); row(4, c0.4, c1.4, c2.4); row(5, c0.5, c1.5, c2.5)
+}
+
+/// Transforms the kernels of rows `firstRow ..< firstRow + 6` (zero past `outChannels`) and input
+/// channels `channels` of the raw weight `[O, C, 3, 3]` into a packed A panel: channel c's 36 values
+/// at `panel + (c − channels.lowerBound) · 6 + ξν · positionStride`. `positionStride` must leave at
+/// least 2 floats after each position's last channel (the spare lanes of its store).
+@inline(__always)
+func winogradPackPanel(_ weight: UnsafePointer<Float>, inChannels: Int, outChannels: Int, firstRow: Int,
+                       channels: Range<Int>, into panel: UnsafeMutablePointer<Float>, positionStride: Int) {
+    withUnsafeTemporaryAllocation(of: PanelLanes.self, capacity: 9) { buffer in
+        let g = buffer.baseAddress!
+        let rows = max(0, min(gemmTileRows, outChannels - firstRow))
+        for channel in channels {
+            for k in 0 ..< 9 { g[k] = PanelLanes() }
+            for lane in 0 ..< rows {
+                let source = weight + ((firstRow + lane) * inChannels + channel) * 9
+                for k in 0 ..< 9 { g[k][lane] = source[k] }
+            }
+            winogradTransformKernels(g, into: panel + (channel - channels.lowerBound) * gemmTileRows, stride: positionStride)
+        }
+    }
 }

@@ -8,7 +8,8 @@ public struct Conv2dLayer: Layer {
     public let weight: Tensor   // [O, C, kh, kw]
     public let bias: Tensor?    // [O]
     public let geometry: Conv2dShape
-    /// The weight transformed for Winograd F(4×4, 3×3), made on the first forward pass that uses it.
+    /// The weight transformed for Winograd F(4×4, 3×3), made on the first forward pass that uses it
+    /// when it is small enough to keep (`winogradCachesWeights`); larger ones are transformed per call.
     private let winograd = LazyWinogradWeights()
 
     public init(name: String, weight: Tensor, bias: Tensor?, geometry: Conv2dShape) {
@@ -34,7 +35,10 @@ public struct Conv2dLayer: Layer {
     public func forward(_ input: Tensor) -> Tensor {
         if input.shape.count == 4,
            winogradPays(shape: geometry, batch: input.shape[0], height: input.shape[2], width: input.shape[3]) {
-            return conv2dWinograd(input, weights: winograd.weights(for: weight), bias: bias, shape: geometry)
+            if winogradCachesWeights(geometry) {
+                return conv2dWinograd(input, weights: winograd.weights(for: weight), bias: bias, shape: geometry)
+            }
+            return conv2dWinograd(input, weight: weight, bias: bias, shape: geometry)
         }
         return conv2d(input, weight: weight, bias: bias, shape: geometry)
     }
