@@ -8,7 +8,9 @@ func runForwardBenchmarks(profile: Bool) throws {
     print("")
     print("| network | batch | forward median ms | fastest ms | runs |")
     print("|---|---:|---:|---:|---:|")
-    for name in ["vgg16", "resnet50"] {
+    // `forward=resnet50` (or `forward-profile=vgg16`) runs one network only.
+    let only = rowFilters.compactMap { $0.split(separator: "=").dropFirst().first.map(String.init) }.first
+    for name in ["vgg16", "resnet50"] where only == nil || only == name {
         guard let architecture = Architecture.named(name) else { continue }
         let network = try Network(architecture: architecture, weights: RandomWeights(seed: 1))
         for batch in [1, 8] {

@@ -11,7 +11,9 @@ func runWinogradBenchmarks() {
     let layers = [(64, 64, 224, 1), (64, 128, 112, 1), (128, 128, 112, 1), (128, 256, 56, 1), (256, 256, 56, 1),
                   (256, 512, 28, 1), (512, 512, 28, 1), (512, 512, 14, 1), (512, 512, 14, 8), (256, 256, 14, 1),
                   (512, 512, 7, 8), (64, 64, 56, 1), (128, 128, 28, 1)]
+    let only = rowFilters.first { $0.hasPrefix("winograd=") }.map { String($0.dropFirst(9)) }
     for (inChannels, outChannels, size, batch) in layers {
+        if let only, only != "\(inChannels)-\(outChannels)-\(size)-\(batch)" { continue }
         let shape = Conv2dShape(inChannels: inChannels, outChannels: outChannels, kernelHeight: 3, kernelWidth: 3,
                                 paddingHeight: 1, paddingWidth: 1)
         let weight = benchTensor([outChannels, inChannels, 3, 3], seed: 4), bias = benchTensor([outChannels], seed: 5)

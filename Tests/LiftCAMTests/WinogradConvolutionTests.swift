@@ -7,8 +7,8 @@ import XCTest
 
 final class WinogradConvolutionTests: XCTestCase {
     /// Tolerance of every comparison: max |Δ| ≤ 1e-4 · (1 + max |reference|). The transforms scale
-    /// values by up to 8 (Aᵀ) and 5 (Bᵀ) before the sums, so the error is larger than im2col's
-    /// (measured below 2e-6 relative on these shapes); 1e-4 is the bound on the logits.
+    /// values by up to 8 (Aᵀ) and 5 (Bᵀ) before the sums, so the error is larger than im2col's (whose
+    /// tests use 1e-5); 1e-4 is the bound on the logits.
     let tolerance: Float = 1e-4
 
     private func shape(_ inChannels: Int, _ outChannels: Int, padding: (Int, Int)) -> Conv2dShape {
@@ -41,6 +41,27 @@ final class WinogradConvolutionTests: XCTestCase {
             let actual = conv2dWinograd(x, weight: weight, bias: bias, shape: geometry, applyReLU: applyReLU)
             XCTAssertEqual(actual.shape, expected.shape, what)
             assertClose(actual.storage, expected.storage, relativeTolerance: tolerance, what)
+        }
+    }
+
+    /// Weights too large to keep transformed (36 · O · C over `winogradCachedWeightLimit`) are
+    /// transformed on the fly, 12 rows and one depth slab at a time: shapes with several slabs
+    /// (C = 520, 600), an odd number of 6-row panels (O = 125: 21 panels) and O not a multiple of 6.
+    func testOnTheFlyTransformMatchesNaive() {
+        var random = KernelTestRandom(seed: 0xF1)
+        for (inChannels, outChannels, height, width, padding, batch) in
+                [(300, 230, 7, 9, (1, 1), 2), (520, 131, 6, 6, (1, 0), 1), (600, 125, 5, 4, (0, 1), 1), (257, 257, 3, 3, (1, 1), 1)] {
+            let geometry = shape(inChannels, outChannels, padding: padding)
+            XCTAssertFalse(winogradCachesWeights(geometry), "\(geometry) would be cached")
+            let x = random.tensor([batch, inChannels, height, width])
+            let weight = random.tensor([outChannels, inChannels, 3, 3]), bias = random.tensor([outChannels])
+            let what = "\(geometry) on [\(batch), \(height), \(width)]"
+            let expected = conv2dNaive(x, weight: weight, bias: bias, shape: geometry)
+            assertClose(conv2dWinograd(x, weight: weight, bias: bias, shape: geometry).storage, expected.storage,
+                        relativeTolerance: tolerance, what)
+            // The same weights transformed beforehand (the packed path) agree too.
+            assertClose(conv2dWinograd(x, weights: WinogradWeights(weight: weight), bias: bias, shape: geometry).storage,
+                        expected.storage, relativeTolerance: tolerance, what + ", packed")
         }
     }
 
@@ -102,6 +123,67 @@ final class WinogradConvolutionTests: XCTestCase {
         XCTAssertFalse(winogradPays(shape: resnetLast, batch: 1, height: 7, width: 7))
         XCTAssertTrue(winogradPays(shape: resnetLast, batch: 8, height: 7, width: 7))
         XCTAssertTrue(winogradPays(shape: resnetLast, batch: 1, height: 14, width: 14))
+    }
+}
+
+/// Networks' forward passes (Winograd convolutions, ReLUs applied inside the convolutions, add+ReLU
+/// at the end of residual blocks) against the modules evaluated one by one with the direct
+/// convolution `conv2d` and separate ReLU and addition kernels.
+final class WinogradNetworkTests: XCTestCase {
+    /// The reference: `conv2d` (im2col + GEMM) for every convolution, everything else layer by layer.
+    /// Counts the convolutions on which `Conv2dLayer` would take the Winograd path.
+    private func directForward(_ layer: any Layer, _ x: Tensor, winogradLayers: inout Int) -> Tensor {
+        switch layer {
+        case let conv as Conv2dLayer:
+            if winogradPays(shape: conv.geometry, batch: x.shape[0], height: x.shape[2], width: x.shape[3]) {
+                winogradLayers += 1
+            }
+            return conv2d(x, weight: conv.weight, bias: conv.bias, shape: conv.geometry)
+        case let sequence as Sequential:
+            return sequence.layers.reduce(x) { directForward($1, $0, winogradLayers: &winogradLayers) }
+        case let block as ResidualBlock:
+            let shortcut = block.downsample.map { directForward($0, x, winogradLayers: &winogradLayers) } ?? x
+            return relu(add(directForward(block.branch, x, winogradLayers: &winogradLayers), shortcut))
+        default:
+            return layer.forward(x)
+        }
+    }
+
+    private func checkNetwork(_ architecture: Architecture, batch: Int, seed: UInt64, _ what: String) throws {
+        let network = try Network(architecture: architecture, weights: RandomWeights(seed: seed))
+        var random = KernelTestRandom(seed: seed)
+        let x = random.tensor([batch] + architecture.inputShape)
+        var winogradLayers = 0
+        let expected = network.modules.reduce(x) { directForward($1, $0, winogradLayers: &winogradLayers) }
+        XCTAssertGreaterThan(winogradLayers, 0, "\(what): no convolution takes the Winograd path")
+        let actual = network.forward(x)
+        XCTAssertEqual(actual.shape, expected.shape, what)
+        assertClose(actual.storage, expected.storage, relativeTolerance: 1e-4, what)
+    }
+
+    /// A VGG with batch-norm (folded into the convolutions), 8–24 channels on a 30×26 input, batch 2.
+    /// Tolerance 1e-4 · (1 + max |logit|).
+    func testVGGForwardMatchesDirectConvolution() throws {
+        let architecture = Architecture.vgg(VGGConfiguration(
+            config: [.convolution(16), .convolution(24), .maxPool, .convolution(20), .convolution(8)],
+            batchNorm: true, pool: (2, 2), classifier: [12], classes: 4, inputShape: [3, 30, 26]))
+        try checkNetwork(architecture, batch: 2, seed: 7, "vgg")
+    }
+
+    /// A ResNet of basic blocks, width 8, on a 40×36 input, batch 3. Same tolerance.
+    func testResNetForwardMatchesDirectConvolution() throws {
+        let architecture = Architecture.resnet(ResNetConfiguration(
+            block: .basic, layers: [1, 1, 1, 1], width: 8, classes: 6, inputShape: [3, 40, 36]))
+        try checkNetwork(architecture, batch: 3, seed: 8, "resnet")
+    }
+
+    /// addReLU = relu(a + b), bit for bit, on a length with a SIMD tail, with NaN kept as PyTorch does.
+    func testAddReLUMatchesSeparateKernels() {
+        var random = KernelTestRandom(seed: 0xADD)
+        var a = random.tensor([3, 7, 11])
+        let b = random.tensor([3, 7, 11])
+        a.storage[5] = .nan
+        assertBitwiseEqual(addReLU(a, b).storage, reluNaive(addNaive(a, b)).storage, "addReLU")
     }
 }
 

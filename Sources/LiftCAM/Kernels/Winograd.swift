@@ -22,9 +22,9 @@ public final class WinogradWeights: @unchecked Sendable {
     public let outChannels: Int
     public let inChannels: Int
     let rowPanels: Int
-    /// Floats from one position's block to the next: the panels plus 8 floats of padding.
+    /// Floats from one position's block to the next.
     let positionStride: Int
-    let packed: UnsafeMutablePointer<Float>   // [36, positionStride]: [O/6, C, 6] each, rows past O zero
+    let packed: UnsafeMutablePointer<Float>   // [36, O/6, C, 6], rows past O zero
 
     /// Transforms `weight` `[O, C, 3, 3]`.
     public init(weight: Tensor) {
@@ -33,7 +33,7 @@ public final class WinogradWeights: @unchecked Sendable {
         outChannels = weight.shape[0]
         inChannels = weight.shape[1]
         rowPanels = (outChannels + gemmTileRows - 1) / gemmTileRows
-        positionStride = rowPanels * inChannels * gemmTileRows + 8
+        positionStride = rowPanels * inChannels * gemmTileRows
         packed = allocateAlignedFloats(winogradPositions * positionStride)
         let (o, c, panels, target, stride) = (outChannels, inChannels, rowPanels, packed, positionStride)
         weight.storage.withUnsafeBufferPointer { source in

@@ -207,11 +207,11 @@ struct WinogradBlock {
 
     /// Stage 2 from the raw weight `[O, C, 3, 3]`, for the pairs of 6-row panels `panelPairs`: per pair
     /// and depth slab, G g Gᵀ of its 12 × depth kernels goes to a scratch `[36, 2, depth, 6]` (at most
-    /// 443 KiB with padding, in L2), then every position and tile panel runs the micro-kernel on it.
+    /// 432 KiB, in L2), then every position and tile panel runs the micro-kernel on it.
     func multiplyTransforming(_ weight: UnsafePointer<Float>, panels: Int, rowPanels: Int, panelPairs: Range<Int>) {
         let channels = g.inChannels, outChannels = g.outChannels, columns = panels * 16
         let slabDepth = evenBlock(channels, atMost: gemmDepthBlock, multipleOf: 1)
-        let scratchStride = 2 * slabDepth * gemmTileRows + 8
+        let scratchStride = 2 * slabDepth * gemmTileRows
         let scratch = allocateAlignedFloats(winogradPositions * scratchStride)
         defer { scratch.deallocate() }
         for pair in panelPairs {

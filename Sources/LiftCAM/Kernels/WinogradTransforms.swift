@@ -101,9 +101,8 @@ func winogradTransformOutputTiles(_ products: UnsafePointer<Float>, positionStri
 typealias PanelLanes = SIMD8<Float>
 
 /// G g Gᵀ for the 3×3 kernels of one 6-row panel at one input channel: lane r of `g[k]` is element k
-/// (row-major) of row r's kernel. U[ξ][ν] goes, as 8 lanes, to `u + (6ξ + ν) · stride`; the two spare
-/// lanes land past the panel's six floats, where the next channel's values (or padding) go, so
-/// channels must be written in increasing order.
+/// (row-major) of row r's kernel. U[ξ][ν] goes, as 8 lanes, to `u + (6ξ + ν) · stride`: the two
+/// spare lanes are written too, past the panel's six floats (see `winogradPackPanel`).
 @inline(__always)
 func winogradTransformKernels(_ g: UnsafePointer<PanelLanes>, into u: UnsafeMutablePointer<Float>, stride: Int) {
     @inline(__always) func apply(_ g0: PanelLanes, _ g1: PanelLanes, _ g2: PanelLanes)
@@ -128,13 +127,15 @@ func winogradTransformKernels(_ g: UnsafePointer<PanelLanes>, into u: UnsafeMuta
 
 /// Transforms the kernels of rows `firstRow ..< firstRow + 6` (zero past `outChannels`) and input
 /// channels `channels` of the raw weight `[O, C, 3, 3]` into a packed A panel: channel c's 36 values
-/// at `panel + (c − channels.lowerBound) · 6 + ξν · positionStride`. `positionStride` must leave at
-/// least 2 floats after each position's last channel (the spare lanes of its store).
+/// at `panel + (c − channels.lowerBound) · 6 + ξν · positionStride`. Nothing outside those floats is
+/// written: the spare lanes of each store land on the next channel's slot, which is written after
+/// it, and the last channel goes through a scratch (the floats after it may belong to another
+/// worker's panel).
 @inline(__always)
 func winogradPackPanel(_ weight: UnsafePointer<Float>, inChannels: Int, outChannels: Int, firstRow: Int,
                        channels: Range<Int>, into panel: UnsafeMutablePointer<Float>, positionStride: Int) {
-    withUnsafeTemporaryAllocation(of: PanelLanes.self, capacity: 9) { buffer in
-        let g = buffer.baseAddress!
+    withUnsafeTemporaryAllocation(of: PanelLanes.self, capacity: 9 + winogradPositions) { buffer in
+        let g = buffer.baseAddress!, last = g + 9
         let rows = max(0, min(gemmTileRows, outChannels - firstRow))
         for channel in channels {
             for k in 0 ..< 9 { g[k] = PanelLanes() }
@@ -142,7 +143,16 @@ func winogradPackPanel(_ weight: UnsafePointer<Float>, inChannels: Int, outChann
                 let source = weight + ((firstRow + lane) * inChannels + channel) * 9
                 for k in 0 ..< 9 { g[k][lane] = source[k] }
             }
-            winogradTransformKernels(g, into: panel + (channel - channels.lowerBound) * gemmTileRows, stride: positionStride)
+            let target = panel + (channel - channels.lowerBound) * gemmTileRows
+            if channel + 1 < channels.upperBound {
+                winogradTransformKernels(g, into: target, stride: positionStride)
+                continue
+            }
+            let scratch = UnsafeMutableRawPointer(last).assumingMemoryBound(to: Float.self)
+            winogradTransformKernels(g, into: scratch, stride: 8)
+            for xi in 0 ..< winogradPositions {
+                for lane in 0 ..< gemmTileRows { target[xi * positionStride + lane] = scratch[xi * 8 + lane] }
+            }
         }
     }
 }

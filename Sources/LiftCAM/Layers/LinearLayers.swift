@@ -32,15 +32,22 @@ public struct Conv2dLayer: Layer {
 
     /// 3×3 stride-1 convolutions go through Winograd F(4×4, 3×3) when it saves at least half the
     /// multiplications (`winogradPays`), every other one through im2col + GEMM (`conv2d`).
-    public func forward(_ input: Tensor) -> Tensor {
+    public func forward(_ input: Tensor) -> Tensor { forward(input, applyingReLU: false) }
+
+    /// The forward pass, followed by max(·, 0) when `applyingReLU` (inside the Winograd output
+    /// transform, or in place on the direct result: no extra pass or buffer for a separate ReLU).
+    func forward(_ input: Tensor, applyingReLU: Bool) -> Tensor {
         if input.shape.count == 4,
            winogradPays(shape: geometry, batch: input.shape[0], height: input.shape[2], width: input.shape[3]) {
             if winogradCachesWeights(geometry) {
-                return conv2dWinograd(input, weights: winograd.weights(for: weight), bias: bias, shape: geometry)
+                return conv2dWinograd(input, weights: winograd.weights(for: weight), bias: bias, shape: geometry,
+                                      applyReLU: applyingReLU)
             }
-            return conv2dWinograd(input, weight: weight, bias: bias, shape: geometry)
+            return conv2dWinograd(input, weight: weight, bias: bias, shape: geometry, applyReLU: applyingReLU)
         }
-        return conv2d(input, weight: weight, bias: bias, shape: geometry)
+        var output = conv2d(input, weight: weight, bias: bias, shape: geometry)
+        if applyingReLU { reluInPlace(&output) }
+        return output
     }
 
     public func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {

@@ -37,8 +37,9 @@ public struct Network: Sendable {
     public let architecture: Architecture
     /// The modules as PyTorch has them (batch-norm not yet folded), which is what splits refer to.
     public let modules: [any Layer]
-    /// The same computation with batch-norm folded into the convolutions, used for forward passes.
-    private let fusedWhole: Sequential
+    /// The same computation with batch-norm folded into the convolutions and each convolution's ReLU
+    /// applied as it writes its output (`mergingReLUs`), used for forward passes.
+    private let inferenceWhole: Sequential
 
     /// Builds the network and takes its weights from `weights`, reporting every missing or
     /// mis-shaped tensor by key and every tensor the architecture has no place for.
@@ -54,14 +55,14 @@ public struct Network: Sendable {
             throw LiftCAMError("unexpected tensors for this architecture: \(shown)\(unexpected.count > 5 ? ", … (\(unexpected.count) in all)" : "")")
         }
         self.architecture = architecture
-        self.fusedWhole = Sequential(name: "", layers: modules).fused()
+        self.inferenceWhole = Sequential(name: "", layers: modules).fused().mergingReLUs()
     }
 
     /// The module paths in order, e.g. for listing valid split points.
     public var moduleNames: [String] { modules.map(\.name) }
 
     /// Logits for a batch of inputs `[N, C, H, W]` → `[N, classes]`.
-    public func forward(_ input: Tensor) -> Tensor { fusedWhole.forward(input) }
+    public func forward(_ input: Tensor) -> Tensor { inferenceWhole.forward(input) }
 
     /// The most values one activation tensor of one input may hold (2^28 Floats, 1 GiB): past it a
     /// forward pass would exhaust memory, so such an input is refused up front.
