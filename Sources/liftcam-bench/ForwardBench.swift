@@ -9,6 +9,9 @@ func runForwardBenchmarks(profile: Bool) throws {
     print("| network | batch | forward median ms | fastest ms | runs |")
     print("|---|---:|---:|---:|---:|")
     // `forward=resnet50` (or `forward-profile=vgg16`) runs one network only.
+    if let once = rowFilters.first(where: { $0.hasPrefix("forward-once=") }) {
+        return try runSingleForward(String(once.dropFirst("forward-once=".count)))
+    }
     let only = rowFilters.compactMap { $0.split(separator: "=").dropFirst().first.map(String.init) }.first
     for name in ["vgg16", "resnet50"] where only == nil || only == name {
         guard let architecture = Architecture.named(name) else { continue }
@@ -21,6 +24,15 @@ func runForwardBenchmarks(profile: Bool) throws {
         }
         if profile { profileModules(network, name: name) }
     }
+}
+
+/// Builds one network (seeded random weights) and runs a single 224×224 forward pass, nothing else:
+/// for measuring peak memory, e.g. `/usr/bin/time -v liftcam-bench forward-once=vgg16`.
+func runSingleForward(_ name: String) throws {
+    guard let architecture = Architecture.named(name) else { return print("unknown architecture \(name)") }
+    let network = try Network(architecture: architecture, weights: RandomWeights(seed: 1))
+    let logits = network.forward(benchTensor([1, 3, 224, 224], seed: 2))
+    print("\(name): one forward, logits \(logits.shape)")
 }
 
 /// Each top-level module of the fused network on one 224×224 input: median of 5 runs per module.
