@@ -149,16 +149,19 @@ final class WinogradNetworkTests: XCTestCase {
         }
     }
 
-    private func checkNetwork(_ architecture: Architecture, batch: Int, seed: UInt64, _ what: String) throws {
+    private func checkNetwork(_ architecture: Architecture, batch: Int, seed: UInt64, _ what: String,
+                              passes: Int = 1) throws {
         let network = try Network(architecture: architecture, weights: RandomWeights(seed: seed))
         var random = KernelTestRandom(seed: seed)
         let x = random.tensor([batch] + architecture.inputShape)
         var winogradLayers = 0
         let expected = network.modules.reduce(x) { directForward($1, $0, winogradLayers: &winogradLayers) }
         XCTAssertGreaterThan(winogradLayers, 0, "\(what): no convolution takes the Winograd path")
-        let actual = network.forward(x)
-        XCTAssertEqual(actual.shape, expected.shape, what)
-        assertClose(actual.storage, expected.storage, relativeTolerance: 1e-4, what)
+        for pass in 0 ..< passes {
+            let actual = network.forward(x)
+            XCTAssertEqual(actual.shape, expected.shape, what)
+            assertClose(actual.storage, expected.storage, relativeTolerance: 1e-4, "\(what), pass \(pass)")
+        }
     }
 
     /// A VGG with batch-norm (folded into the convolutions), 8–24 channels on a 30×26 input, batch 2.
@@ -175,6 +178,15 @@ final class WinogradNetworkTests: XCTestCase {
         let architecture = Architecture.resnet(ResNetConfiguration(
             block: .basic, layers: [1, 1, 1, 1], width: 8, classes: 6, inputShape: [3, 40, 36]))
         try checkNetwork(architecture, batch: 3, seed: 8, "resnet")
+    }
+
+    /// A bottleneck ResNet, width 16, on a 64×64 input, batch 2: its 1×1 convolutions of 128 → 512
+    /// (64 Ki weights) on planes up to 28×28 use the layer's pre-packed weight, its 3×3 ones on 16×16
+    /// Winograd. Same tolerance; the second forward pass reuses what the first one made.
+    func testBottleneckResNetForwardMatchesDirectConvolution() throws {
+        let architecture = Architecture.resnet(ResNetConfiguration(
+            block: .bottleneck, layers: [1, 1, 1, 1], width: 16, classes: 6, inputShape: [3, 64, 64]))
+        try checkNetwork(architecture, batch: 2, seed: 9, "bottleneck resnet", passes: 2)
     }
 
     /// addReLU = relu(a + b), bit for bit, on a length with a SIMD tail, with NaN kept as PyTorch does.

@@ -119,11 +119,12 @@ func runWinogradCall(_ input: Tensor, kernels: WinogradKernels, bias: Tensor?, s
     }
 }
 
-/// A layer's transformed weights, made on the first call that needs them and kept for later calls.
-/// Copies of the layer share one; concurrent first calls transform once (a mutex guards the slot).
-final class LazyWinogradWeights: @unchecked Sendable {
+/// A value a layer makes on the first call that needs it (transformed or packed weights) and keeps
+/// for later calls. Copies of the layer share one; concurrent first calls make it once (a mutex
+/// guards the slot).
+final class LazyValue<Value>: @unchecked Sendable {
     private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private var cached: WinogradWeights?
+    private var stored: Value?
 
     init() { pthread_mutex_init(lock, nil) }
 
@@ -132,13 +133,13 @@ final class LazyWinogradWeights: @unchecked Sendable {
         lock.deallocate()
     }
 
-    /// The transform of `weight`, computed on the first call.
-    func weights(for weight: Tensor) -> WinogradWeights {
+    /// The stored value, made by `make` on the first call.
+    func value(_ make: () -> Value) -> Value {
         pthread_mutex_lock(lock)
         defer { pthread_mutex_unlock(lock) }
-        if let cached { return cached }
-        let made = WinogradWeights(weight: weight)
-        cached = made
+        if let stored { return stored }
+        let made = make()
+        stored = made
         return made
     }
 }

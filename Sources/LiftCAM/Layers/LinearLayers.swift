@@ -10,7 +10,11 @@ public struct Conv2dLayer: Layer {
     public let geometry: Conv2dShape
     /// The weight transformed for Winograd F(4×4, 3×3), made on the first forward pass that uses it
     /// when it is small enough to keep (`winogradCachesWeights`); larger ones are transformed per call.
-    private let winograd = LazyWinogradWeights()
+    private let winograd = LazyValue<WinogradWeights>()
+    /// The weight packed for the GEMM micro-kernel, made on the first direct forward pass on a plane
+    /// of at most `packedWeightPlaneLimit` outputs, where re-packing it on every call would cost a
+    /// large share of the arithmetic (ResNet's 14×14 and 7×7 stages). 1× the weight's memory.
+    private let packedWeight = LazyValue<PackedMatrix>()
 
     public init(name: String, weight: Tensor, bias: Tensor?, geometry: Conv2dShape) {
         self.name = name
@@ -40,12 +44,23 @@ public struct Conv2dLayer: Layer {
         if input.shape.count == 4,
            winogradPays(shape: geometry, batch: input.shape[0], height: input.shape[2], width: input.shape[3]) {
             if winogradCachesWeights(geometry) {
-                return conv2dWinograd(input, weights: winograd.weights(for: weight), bias: bias, shape: geometry,
+                let transformed = winograd.value { WinogradWeights(weight: weight) }
+                return conv2dWinograd(input, weights: transformed, bias: bias, shape: geometry,
                                       applyReLU: applyingReLU)
             }
             return conv2dWinograd(input, weight: weight, bias: bias, shape: geometry, applyReLU: applyingReLU)
         }
-        var output = conv2d(input, weight: weight, bias: bias, shape: geometry)
+        var packed: PackedMatrix?
+        if input.shape.count == 4, weight.count >= packedWeightMinimumCount,
+           geometry.outputSize(height: input.shape[2], width: input.shape[3]).height
+               * geometry.outputSize(height: input.shape[2], width: input.shape[3]).width <= packedWeightPlaneLimit {
+            packed = packedWeight.value {
+                weight.storage.withUnsafeBufferPointer { w in
+                    PackedMatrix(w.baseAddress!, rows: geometry.outChannels, depth: geometry.unfoldedRows)
+                }
+            }
+        }
+        var output = conv2d(input, weight: weight, packedWeight: packed, bias: bias, shape: geometry)
         if applyingReLU { reluInPlace(&output) }
         return output
     }
@@ -55,6 +70,11 @@ public struct Conv2dLayer: Layer {
                             inputHeight: trace.input.shape[2], inputWidth: trace.input.shape[3])
     }
 }
+
+/// Output planes up to 28×28 use a convolution's pre-packed weight (see `Conv2dLayer`).
+let packedWeightPlaneLimit = 28 * 28
+/// Weights under 64 Ki floats are packed on every call: cheap, and not worth keeping twice.
+let packedWeightMinimumCount = 1 << 16
 
 /// torch.nn.Linear, y = x Wᵀ + b: `[N, I]` → `[N, O]`.
 public struct LinearLayer: Layer {
