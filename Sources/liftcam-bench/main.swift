@@ -122,6 +122,13 @@ if dataMovementKernels.contains(where: isSelected) {
             naive: { _ = bilinearResizeNaive(maps, height: 224, width: 224) })
 }
 
+if rowFilters.contains(where: { $0.hasPrefix("winograd") }) { runWinogradBenchmarks() }
+
+// The forward table runs only when asked for by name (it builds torchvision-sized networks).
+if rowFilters.contains(where: { $0.hasPrefix("forward") }) {
+    do { try runForwardBenchmarks(profile: rowFilters.contains { $0.hasPrefix("forward-profile") }) } catch { print("forward benchmark failed: \(error)") }
+}
+
 // The methods table runs only when asked for by name (it builds torchvision-sized networks).
 if rowFilters.contains("methods") {
     do { try runMethodBenchmarks() } catch { print("methods benchmark failed: \(error)") }

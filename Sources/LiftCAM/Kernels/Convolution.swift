@@ -95,6 +95,11 @@ struct ConvolutionPlan {
 /// for how items and rows are grouped into columns. A 1×1 stride-1 convolution of one item
 /// multiplies its input planes directly.
 public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: Conv2dShape) -> Tensor {
+    conv2d(input, weight: weight, packedWeight: nil, bias: bias, shape: shape)
+}
+
+/// `conv2d` with the weight `[O, C·kh·kw]` optionally packed beforehand for the GEMMs (layers keep one).
+func conv2d(_ input: Tensor, weight: Tensor, packedWeight: PackedMatrix?, bias: Tensor?, shape: Conv2dShape) -> Tensor {
     let (batch, height, width, outputHeight, outputWidth) =
         checkConvolution(inputShape: input.shape, weight: weight, shape: shape)
     precondition(bias == nil || bias!.count == shape.outChannels, "conv2d: bias does not match \(shape)")
@@ -123,7 +128,7 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: Conv2d
                                outputRows: 0 ..< outputHeight, outputWidth: outputWidth, rowStride: groupColumns,
                                into: columns + i * planeSize)
                     }
-                    gemm(m: outChannels, n: groupColumns, k: rows, a: w, lda: rows, transA: false,
+                    gemmBlocked(m: outChannels, n: groupColumns, k: rows, a: w, lda: rows, transA: false, prepackedA: packedWeight,
                          b: columns, ldb: groupColumns, transB: false, c: products, ldc: groupColumns, accumulate: false)
                     // y[first + i, o] = bias[o] + products[o, plane i]
                     forEachSlice(items: items * outChannels, totalWork: groupColumns * outChannels) { planes in
@@ -139,7 +144,7 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: Conv2d
             for item in 0 ..< batch {
                 let itemInput = x + item * inputItemSize, itemOutput = out + item * outChannels * planeSize
                 if shape.isPointwise {
-                    gemm(m: outChannels, n: planeSize, k: rows, a: w, lda: rows, transA: false,
+                    gemmBlocked(m: outChannels, n: planeSize, k: rows, a: w, lda: rows, transA: false, prepackedA: packedWeight,
                          b: itemInput, ldb: planeSize, transB: false, c: itemOutput, ldc: planeSize, accumulate: true)
                     continue
                 }
@@ -148,7 +153,7 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: Conv2d
                     let bandColumns = band.count * outputWidth
                     im2col(itemInput, height: height, width: width, shape: shape,
                            outputRows: band, outputWidth: outputWidth, rowStride: bandColumns, into: columns)
-                    gemm(m: outChannels, n: bandColumns, k: rows, a: w, lda: rows, transA: false,
+                    gemmBlocked(m: outChannels, n: bandColumns, k: rows, a: w, lda: rows, transA: false, prepackedA: packedWeight,
                          b: columns, ldb: bandColumns, transB: false,
                          c: itemOutput + firstRow * outputWidth, ldc: planeSize, accumulate: true)
                 }

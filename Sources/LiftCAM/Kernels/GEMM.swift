@@ -23,6 +23,17 @@ public func gemm(m: Int, n: Int, k: Int,
                  b: UnsafePointer<Float>, ldb: Int, transB: Bool,
                  c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
     checkGEMMArguments(m: m, n: n, k: k, lda: lda, transA: transA, ldb: ldb, transB: transB, ldc: ldc)
+    gemmBlocked(m: m, n: n, k: k, a: a, lda: lda, transA: transA, prepackedA: nil,
+                b: b, ldb: ldb, transB: transB, c: c, ldc: ldc, accumulate: accumulate)
+}
+
+/// `gemm` with op(A) optionally packed beforehand (`PackedMatrix`), so that calls with few columns
+/// (a convolution on a 7×7 plane) do not re-pack a large weight every time.
+func gemmBlocked(m: Int, n: Int, k: Int,
+                 a: UnsafePointer<Float>, lda: Int, transA: Bool, prepackedA: PackedMatrix?,
+                 b: UnsafePointer<Float>, ldb: Int, transB: Bool,
+                 c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    precondition(prepackedA == nil || (prepackedA!.rows == m && prepackedA!.depth == k), "gemm: packed A does not match")
     if m == 0 || n == 0 { return }
     if k == 0 {
         // An empty sum: C is zero, or unchanged when accumulating.
@@ -35,7 +46,7 @@ public func gemm(m: Int, n: Int, k: Int,
     let slabDepth = evenBlock(k, atMost: gemmDepthBlock, multipleOf: 1)
     let blockColumns = evenBlock(n, atMost: gemmColumnBlock, multipleOf: gemmTileColumns)
     let blockColumnPanels = (blockColumns + gemmTileColumns - 1) / gemmTileColumns
-    let packedA = allocateAlignedFloats(rowPanels * gemmTileRows * slabDepth)              // [panels, depth, 6]
+    let packedA = allocateAlignedFloats(prepackedA == nil ? rowPanels * gemmTileRows * slabDepth : 0)  // [panels, depth, 6]
     let packedB = allocateAlignedFloats(blockColumnPanels * gemmTileColumns * slabDepth)   // [panels, depth, 16]
     defer {
         packedA.deallocate()
@@ -53,7 +64,9 @@ public func gemm(m: Int, n: Int, k: Int,
             let overwrite = depth0 == 0 && !accumulate
 
             // Pack the slab's panels of B, then of A, in one parallel pass (one hand-off, not two).
-            forEachSlice(items: columnPanels + rowPanels, totalWork: (columns + m) * depth) { panels in
+            let panelsToPack = columnPanels + (prepackedA == nil ? rowPanels : 0)
+            let slabA: UnsafePointer<Float> = prepackedA.map { UnsafePointer($0.panels + rowPanels * gemmTileRows * depth0) } ?? UnsafePointer(packedA)
+            forEachSlice(items: panelsToPack, totalWork: (columns + (prepackedA == nil ? m : 0)) * depth) { panels in
                 for panel in panels {
                     if panel < columnPanels {
                         let first = panel * gemmTileColumns
@@ -84,7 +97,7 @@ public func gemm(m: Int, n: Int, k: Int,
                     for rowPanel in rowPanelRange {
                         let firstRow = rowPanel * gemmTileRows
                         let tileRows = min(gemmTileRows, m - firstRow)
-                        let panelA = packedA + rowPanel * gemmTileRows * depth
+                        let panelA = slabA + rowPanel * gemmTileRows * depth
                         let tile = c + firstRow * ldc + column0 + firstColumn
                         if tileRows == gemmTileRows && tileColumns == gemmTileColumns {
                             gemmMicroKernel(depth: depth, packedA: panelA, packedB: panelB,
@@ -103,6 +116,35 @@ public func gemm(m: Int, n: Int, k: Int,
             }
         }
     }
+}
+
+/// op(A) `[M, K]` packed once the way `gemm` packs it: for each depth slab (at depth0, of `depth`
+/// rows), its 6-row panels `[depth, 6]` one after another from `panels + rowPanels · 6 · depth0`.
+/// Convolution layers keep one for their weight `[O, C·kh·kw]` (1× the weight's memory).
+final class PackedMatrix: @unchecked Sendable {
+    let rows, depth: Int
+    let panels: UnsafeMutablePointer<Float>
+
+    /// Packs A stored `[rows, depth]` (row-major, leading dimension `depth`).
+    init(_ a: UnsafePointer<Float>, rows: Int, depth: Int) {
+        (self.rows, self.depth) = (rows, depth)
+        let rowPanels = (rows + gemmTileRows - 1) / gemmTileRows
+        let slabDepth = evenBlock(depth, atMost: gemmDepthBlock, multipleOf: 1)
+        panels = allocateAlignedFloats(rowPanels * gemmTileRows * depth)
+        let target = panels
+        for depth0 in stride(from: 0, to: depth, by: slabDepth) {
+            let slab = min(slabDepth, depth - depth0), base = target + rowPanels * gemmTileRows * depth0
+            forEachSlice(items: rowPanels, totalWork: rows * slab) { panelRange in
+                for panel in panelRange {
+                    packPanelOfA(a, lda: depth, transA: false, row0: panel * gemmTileRows,
+                                 rows: min(gemmTileRows, rows - panel * gemmTileRows), depth0: depth0, depth: slab,
+                                 into: base + panel * gemmTileRows * slab)
+                }
+            }
+        }
+    }
+
+    deinit { panels.deallocate() }
 }
 
 /// The size of each of the fewest blocks of at most `limit` that cover `total`, made equal, rounded

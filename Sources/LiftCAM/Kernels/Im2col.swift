@@ -14,38 +14,37 @@ func validOutputColumns(kernelColumn: Int, width: Int, outputWidth: Int, stride:
 /// = x[c, oy·sh − ph + u, ox·sw − pw + v], zero where that falls in the padding.
 ///
 /// input `[C, H, W]` → unfolded `[C·kh·kw, band·ow]`, consecutive rows `rowStride` apart (wider than
-/// band·ow when several items share the buffer side by side). Channels are split over the cores;
-/// with stride 1 each row segment is one contiguous copy.
+/// band·ow when several items share the buffer side by side). Unfolded rows are split over the cores
+/// (not channels: the first layer of an image network has only 3); with stride 1 each row segment is
+/// one contiguous copy.
 func im2col(_ input: UnsafePointer<Float>, height: Int, width: Int, shape: Conv2dShape,
             outputRows band: Range<Int>, outputWidth: Int, rowStride: Int, into unfolded: UnsafeMutablePointer<Float>) {
     let kernelHeight = shape.kernelHeight, kernelWidth = shape.kernelWidth
     let strideHeight = shape.strideHeight, strideWidth = shape.strideWidth
     let paddingHeight = shape.paddingHeight, paddingWidth = shape.paddingWidth
-    let bandColumns = band.count * outputWidth
-    forEachSlice(items: shape.inChannels, totalWork: shape.unfoldedRows * bandColumns) { channels in
-        for channel in channels {
+    let bandColumns = band.count * outputWidth, kernelSize = kernelHeight * kernelWidth
+    forEachSlice(items: shape.unfoldedRows, totalWork: shape.unfoldedRows * bandColumns) { unfoldedRows in
+        for unfoldedRow in unfoldedRows {
+            let (channel, offset) = unfoldedRow.quotientAndRemainder(dividingBy: kernelSize)
+            let (u, v) = offset.quotientAndRemainder(dividingBy: kernelWidth)
             let plane = input + channel * height * width
-            for u in 0 ..< kernelHeight {
-                for v in 0 ..< kernelWidth {
-                    let row = unfolded + ((channel * kernelHeight + u) * kernelWidth + v) * rowStride
-                    let valid = validOutputColumns(kernelColumn: v, width: width, outputWidth: outputWidth,
-                                                   stride: strideWidth, padding: paddingWidth)
-                    for oy in band {
-                        let target = row + (oy - band.lowerBound) * outputWidth
-                        let iy = oy * strideHeight - paddingHeight + u
-                        if iy < 0 || iy >= height || valid.isEmpty {
-                            target.update(repeating: 0, count: outputWidth)
-                            continue
-                        }
-                        target.update(repeating: 0, count: valid.lowerBound)
-                        (target + valid.upperBound).update(repeating: 0, count: outputWidth - valid.upperBound)
-                        let source = plane + iy * width - paddingWidth + v
-                        if strideWidth == 1 {
-                            (target + valid.lowerBound).update(from: source + valid.lowerBound, count: valid.count)
-                        } else {
-                            for ox in valid { target[ox] = source[ox * strideWidth] }
-                        }
-                    }
+            let row = unfolded + unfoldedRow * rowStride
+            let valid = validOutputColumns(kernelColumn: v, width: width, outputWidth: outputWidth,
+                                           stride: strideWidth, padding: paddingWidth)
+            for oy in band {
+                let target = row + (oy - band.lowerBound) * outputWidth
+                let iy = oy * strideHeight - paddingHeight + u
+                if iy < 0 || iy >= height || valid.isEmpty {
+                    target.update(repeating: 0, count: outputWidth)
+                    continue
+                }
+                target.update(repeating: 0, count: valid.lowerBound)
+                (target + valid.upperBound).update(repeating: 0, count: outputWidth - valid.upperBound)
+                let source = plane + iy * width - paddingWidth + v
+                if strideWidth == 1 {
+                    (target + valid.lowerBound).update(from: source + valid.lowerBound, count: valid.count)
+                } else {
+                    for ox in valid { target[ox] = source[ox * strideWidth] }
                 }
             }
         }

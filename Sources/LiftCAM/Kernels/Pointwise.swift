@@ -62,6 +62,50 @@ public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
     }
 }
 
+/// max(a + b, 0) element by element in one pass: the end of a ResNet block, relu(branch + shortcut).
+public func addReLU(_ a: Tensor, _ b: Tensor) -> Tensor {
+    precondition(a.shape == b.shape, "addReLU: shapes \(a.shape) and \(b.shape) differ")
+    return makeTensor(shape: a.shape) { output in
+        a.storage.withUnsafeBufferPointer { left in
+        b.storage.withUnsafeBufferPointer { right in
+            let first = left.baseAddress!, second = right.baseAddress!, target = output.baseAddress!
+            forEachBlock(count: a.count) { range in
+                var i = range.lowerBound
+                while i + 16 <= range.upperBound {
+                    let sum = loadLanes(first + i) + loadLanes(second + i)
+                    storeLanes(sum.replacing(with: 0, where: sum .< 0), target + i)
+                    i += 16
+                }
+                while i < range.upperBound {
+                    let sum = first[i] + second[i]
+                    target[i] = sum < 0 ? 0 : sum
+                    i += 1
+                }
+            }
+        }}
+    }
+}
+
+/// max(x, 0) written over x's own storage (no second buffer), as `relu`.
+func reluInPlace(_ x: inout Tensor) {
+    let count = x.count
+    x.storage.withUnsafeMutableBufferPointer { buffer in
+        let values = buffer.baseAddress!
+        forEachBlock(count: count) { range in
+            var i = range.lowerBound
+            while i + 16 <= range.upperBound {
+                let value = loadLanes(values + i)
+                storeLanes(value.replacing(with: 0, where: value .< 0), values + i)
+                i += 16
+            }
+            while i < range.upperBound {
+                if values[i] < 0 { values[i] = 0 }
+                i += 1
+            }
+        }
+    }
+}
+
 /// The plain loop of `add`.
 public func addNaive(_ a: Tensor, _ b: Tensor) -> Tensor {
     precondition(a.shape == b.shape, "add: shapes \(a.shape) and \(b.shape) differ")

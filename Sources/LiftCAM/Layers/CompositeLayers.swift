@@ -89,7 +89,7 @@ public struct ResidualBlock: Layer {
 
     public func forward(_ input: Tensor) -> Tensor {
         let shortcut = downsample?.forward(input) ?? input
-        return relu(add(branch.forward(input), shortcut))
+        return addReLU(branch.forward(input), shortcut)
     }
 
     /// Parts: [branch, shortcut (downsample or identity), final ReLU].
@@ -109,5 +109,51 @@ public struct ResidualBlock: Layer {
 
     func fused() -> ResidualBlock {
         ResidualBlock(name: name, branch: branch.fused(), downsample: downsample?.fused())
+    }
+}
+
+extension Sequential {
+    /// For forward passes only (`Network.forward`): every convolution directly followed by a ReLU
+    /// becomes one `ConvolutionReLU`, which applies the ReLU while writing the convolution's output;
+    /// residual blocks are rewritten inside. Traces and backward passes keep using `fused()`, whose
+    /// layers LRP and Rescale walk one by one.
+    func mergingReLUs() -> Sequential {
+        var result: [any Layer] = []
+        for layer in layers {
+            if let relu = layer as? ReLULayer, let conv = result.last as? Conv2dLayer {
+                result[result.count - 1] = ConvolutionReLU(convolution: conv, relu: relu)
+            } else if let block = layer as? ResidualBlock {
+                result.append(ResidualBlock(name: block.name, branch: block.branch.mergingReLUs(),
+                                            downsample: block.downsample))
+            } else {
+                result.append(layer)
+            }
+        }
+        return Sequential(name: name, layers: result)
+    }
+}
+
+/// relu(conv(x)) computed in one pass (`Conv2dLayer.forward(_:applyingReLU:)`). Its trace and
+/// backward pass are those of the two layers in turn, so it stays exact if ever traced.
+struct ConvolutionReLU: Layer {
+    let convolution: Conv2dLayer
+    let relu: ReLULayer
+
+    var name: String { convolution.name }
+
+    func outputShape(for inputShape: [Int]) throws -> [Int] { try convolution.outputShape(for: inputShape) }
+
+    func forward(_ input: Tensor) -> Tensor { convolution.forward(input, applyingReLU: true) }
+
+    /// Parts: [convolution, ReLU].
+    func forwardTrace(_ input: Tensor) -> Trace {
+        let convolutionTrace = convolution.forwardTrace(input)
+        let reluTrace = relu.forwardTrace(convolutionTrace.output)
+        return Trace(input: input, output: reluTrace.output, parts: [convolutionTrace, reluTrace])
+    }
+
+    func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {
+        let beforeReLU = relu.backward(outputMultipliers, trace: trace.parts[1], reference: reference?.parts[1])
+        return convolution.backward(beforeReLU, trace: trace.parts[0], reference: reference?.parts[0])
     }
 }

@@ -8,6 +8,13 @@ public struct Conv2dLayer: Layer {
     public let weight: Tensor   // [O, C, kh, kw]
     public let bias: Tensor?    // [O]
     public let geometry: Conv2dShape
+    /// The weight transformed for Winograd F(4×4, 3×3), made on the first forward pass that uses it
+    /// when it is small enough to keep (`winogradCachesWeights`); larger ones are transformed per call.
+    private let winograd = LazyValue<WinogradWeights>()
+    /// The weight packed for the GEMM micro-kernel, made on the first direct forward pass on a plane
+    /// of at most `packedWeightPlaneLimit` outputs, where re-packing it on every call would cost a
+    /// large share of the arithmetic (ResNet's 14×14 and 7×7 stages). 1× the weight's memory.
+    private let packedWeight = LazyValue<PackedMatrix>()
 
     public init(name: String, weight: Tensor, bias: Tensor?, geometry: Conv2dShape) {
         self.name = name
@@ -27,8 +34,44 @@ public struct Conv2dLayer: Layer {
         return [geometry.outChannels, size.height, size.width]
     }
 
-    public func forward(_ input: Tensor) -> Tensor {
-        conv2d(input, weight: weight, bias: bias, shape: geometry)
+    /// 3×3 stride-1 convolutions go through Winograd F(4×4, 3×3) when it saves at least half the
+    /// multiplications (`winogradPays`), every other one through im2col + GEMM (`conv2d`).
+    public func forward(_ input: Tensor) -> Tensor { forward(input, applyingReLU: false) }
+
+    /// The forward pass, followed by max(·, 0) when `applyingReLU` (inside the Winograd output
+    /// transform, or in place on the direct result: no extra pass or buffer for a separate ReLU).
+    func forward(_ input: Tensor, applyingReLU: Bool) -> Tensor {
+        if input.shape.count == 4,
+           winogradPays(shape: geometry, batch: input.shape[0], height: input.shape[2], width: input.shape[3]) {
+            if winogradCachesWeights(geometry) {
+                let transformed = winograd.value { WinogradWeights(weight: weight) }
+                return conv2dWinograd(input, weights: transformed, bias: bias, shape: geometry,
+                                      applyReLU: applyingReLU)
+            }
+            return conv2dWinograd(input, weight: weight, bias: bias, shape: geometry, applyReLU: applyingReLU)
+        }
+        var packed: PackedMatrix?
+        if input.shape.count == 4, weight.count >= packedWeightMinimumCount,
+           geometry.outputSize(height: input.shape[2], width: input.shape[3]).height
+               * geometry.outputSize(height: input.shape[2], width: input.shape[3]).width <= packedWeightPlaneLimit {
+            packed = packedWeight.value {
+                weight.storage.withUnsafeBufferPointer { w in
+                    PackedMatrix(w.baseAddress!, rows: geometry.outChannels, depth: geometry.unfoldedRows)
+                }
+            }
+        }
+        var output = conv2d(input, weight: weight, packedWeight: packed, bias: bias, shape: geometry)
+        if applyingReLU { reluInPlace(&output) }
+        return output
+    }
+
+    /// Traces use the direct convolution (im2col + GEMM) even where `forward` takes Winograd: the
+    /// DeepLIFT-Rescale multipliers Δy/Δx of the ReLUs after it divide by differences of these outputs,
+    /// which amplify Winograd's larger rounding (its transforms scale values by up to 8) where input and
+    /// reference are close: 9e-2 relative error against Captum on `vgg_bn_parity` case 3 (the parity
+    /// test allows 1e-4, which the direct path meets).
+    public func forwardTrace(_ input: Tensor) -> Trace {
+        Trace(input: input, output: conv2d(input, weight: weight, bias: bias, shape: geometry))
     }
 
     public func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {
@@ -36,6 +79,11 @@ public struct Conv2dLayer: Layer {
                             inputHeight: trace.input.shape[2], inputWidth: trace.input.shape[3])
     }
 }
+
+/// Output planes up to 28×28 use a convolution's pre-packed weight (see `Conv2dLayer`).
+let packedWeightPlaneLimit = 28 * 28
+/// Weights under 64 Ki floats are packed on every call: cheap, and not worth keeping twice.
+let packedWeightMinimumCount = 1 << 16
 
 /// torch.nn.Linear, y = x Wᵀ + b: `[N, I]` → `[N, O]`.
 public struct LinearLayer: Layer {

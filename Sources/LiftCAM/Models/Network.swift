@@ -44,6 +44,9 @@ public struct Network: Sendable {
     /// their body and head from `fusedWhole`, so folding (and any per-layer set-up a fused layer
     /// caches) happens once per network, not once per split.
     private let fusedLayerEndingAt: [Int?]
+    /// `fusedWhole` with each convolution's ReLU applied as it writes its output (`mergingReLUs`),
+    /// used for forward passes.
+    private let inferenceWhole: Sequential
 
     /// Builds the network and takes its weights from `weights`, reporting every missing or
     /// mis-shaped tensor by key and every tensor the architecture has no place for.
@@ -60,6 +63,7 @@ public struct Network: Sendable {
         }
         self.architecture = architecture
         (fusedWhole, fusedLayerEndingAt) = Network.fuseModules(modules)
+        inferenceWhole = fusedWhole.mergingReLUs()
     }
 
     /// `Sequential.fused()` over the top-level modules, remembering which fused layer each module
@@ -84,7 +88,7 @@ public struct Network: Sendable {
     public var moduleNames: [String] { modules.map(\.name) }
 
     /// Logits for a batch of inputs `[N, C, H, W]` → `[N, classes]`.
-    public func forward(_ input: Tensor) -> Tensor { fusedWhole.forward(input) }
+    public func forward(_ input: Tensor) -> Tensor { inferenceWhole.forward(input) }
 
     /// The most values one activation tensor of one input may hold (2^28 Floats, 1 GiB): past it a
     /// forward pass would exhaust memory, so such an input is refused up front.
@@ -120,10 +124,10 @@ public struct Network: Sendable {
         }
         if let cut = fusedLayerEndingAt[index] {
             let layers = fusedWhole.layers
-            return SplitNetwork(layer: layer, body: Sequential(name: "body", layers: Array(layers[...cut])),
+            return SplitNetwork(layer: layer, body: Sequential(name: "body", layers: Array(layers[...cut])).mergingReLUs(),
                                 head: Sequential(name: "head", layers: Array(layers[(cut + 1)...])))
         }
-        let body = Sequential(name: "body", layers: Array(modules[...index])).fused()
+        let body = Sequential(name: "body", layers: Array(modules[...index])).fused().mergingReLUs()
         let head = Sequential(name: "head", layers: Array(modules[(index + 1)...])).fused()
         return SplitNetwork(layer: layer, body: body, head: head)
     }
@@ -140,7 +144,9 @@ public struct Network: Sendable {
 public struct SplitNetwork: Sendable {
     /// The module path the network was cut after.
     public let layer: String
-    /// f^[l]: input `[N, C, H, W]` → activation maps A `[N, K, h, w]`.
+    /// f^[l]: input `[N, C, H, W]` → activation maps A `[N, K, h, w]`. The methods only run it
+    /// forward, so each convolution applies the ReLU after it as it writes its output
+    /// (`mergingReLUs`); the head keeps one layer per module, which the backward passes walk.
     public let body: Sequential
     /// F: activation maps `[N, K, h, w]` → logits `[N, classes]`.
     public let head: Sequential

@@ -1,0 +1,66 @@
+import LiftCAM
+
+/// Whole-network forward passes (torchvision VGG16 and ResNet50, seeded random weights, 224×224),
+/// batch 1 and 8: the median of several runs after a warm-up, the figure to hold against PyTorch
+/// (`Scripts/bench_torch_forward.py` prints the same rows for torch on the same machine).
+/// `liftcam-bench forward-profile` also times each top-level module of the fused network.
+func runForwardBenchmarks(profile: Bool) throws {
+    print("")
+    print("| network | batch | forward median ms | fastest ms | runs |")
+    print("|---|---:|---:|---:|---:|")
+    // `forward=resnet50` (or `forward-profile=vgg16`) runs one network only.
+    if let once = rowFilters.first(where: { $0.hasPrefix("forward-once=") }) {
+        return try runSingleForward(String(once.dropFirst("forward-once=".count)))
+    }
+    let only = rowFilters.compactMap { $0.split(separator: "=").dropFirst().first.map(String.init) }.first
+    for name in ["vgg16", "resnet50"] where only == nil || only == name {
+        guard let architecture = Architecture.named(name) else { continue }
+        let network = try Network(architecture: architecture, weights: RandomWeights(seed: 1))
+        for batch in [1, 8] {
+            let input = benchTensor([batch, 3, 224, 224], seed: 2)
+            let runs = batch == 1 ? 11 : 5
+            let times = timedRuns(runs) { _ = network.forward(input) }
+            print("| \(name) | \(batch) | \(formatted(median(times) * 1e3, digits: 1)) | \(formatted(times.min()! * 1e3, digits: 1)) | \(runs) |")
+        }
+        if profile { profileModules(network, name: name) }
+    }
+}
+
+/// Builds one network (seeded random weights) and runs a single 224×224 forward pass, nothing else:
+/// for measuring peak memory, e.g. `/usr/bin/time -v liftcam-bench forward-once=vgg16`.
+func runSingleForward(_ name: String) throws {
+    guard let architecture = Architecture.named(name) else { return print("unknown architecture \(name)") }
+    let network = try Network(architecture: architecture, weights: RandomWeights(seed: 1))
+    let logits = network.forward(benchTensor([1, 3, 224, 224], seed: 2))
+    print("\(name): one forward, logits \(logits.shape)")
+}
+
+/// Each top-level module of the fused network on one 224×224 input: median of 5 runs per module.
+func profileModules(_ network: Network, name: String) {
+    let fused = Sequential(name: name, layers: network.modules).fused()
+    var x = benchTensor([1, 3, 224, 224], seed: 2)
+    var total = 0.0
+    for layer in fused.layers {
+        let input = x
+        let times = timedRuns(5) { x = layer.forward(input) }
+        total += median(times)
+        print("|   \(layer.name) | \(input.shape) → \(x.shape) | \(formatted(median(times) * 1e3, digits: 2)) ms |")
+    }
+    print("|   sum of modules | | \(formatted(total * 1e3, digits: 1)) ms |")
+}
+
+/// Wall times of `runs` calls of `body` after one untimed warm-up call.
+func timedRuns(_ runs: Int, _ body: () -> Void) -> [Double] {
+    body()
+    return (0 ..< runs).map { _ in
+        let start = monotonicSeconds()
+        body()
+        return monotonicSeconds() - start
+    }
+}
+
+/// The middle value (the mean of the two middle ones for an even count).
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted(), half = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[half] : (sorted[half - 1] + sorted[half]) / 2
+}
