@@ -67,7 +67,7 @@ benchmarkConvolution(512, 512, size: 14, batch: 8, repetitions: 3)
 benchmarkConvolution(2048, 512, size: 7, kernel: 1, batch: 16, repetitions: 5)
 benchmarkConvolution(2048, 512, size: 7, kernel: 1, batch: 16, backward: true, repetitions: 5)
 
-if isSelected("linear") {
+if isSelected("linear") || isSelected("blockwiseLinear") {
     // VGG16's first fully connected layer, 25088 → 4096: 411 MB of weights, read once per call.
     let weight = benchTensor([4096, 25088], seed: 7), bias = benchTensor([4096], seed: 8)
     let matvecFlops = 2.0 * 25088 * 4096
@@ -83,6 +83,10 @@ if isSelected("linear") {
             naiveSize: "N = 4", naiveShare: 4.0 / 64,
             fast: { _ = linear(batch, weight: weight, bias: bias) },
             naive: { _ = linearNaive(four, weight: weight, bias: bias) })
+    // The same product split into one term per activation map (HeadDecomposition): 512 blocks of 7×7.
+    measure("blockwiseLinear", "25088 → 4096 in 512 blocks", work: .flops(matvecFlops), repetitions: 5,
+            fast: { _ = blockwiseLinear(weight: weight, input: one, blocks: 512) },
+            naive: { _ = blockwiseLinearNaive(weight: weight, input: one, blocks: 512) })
     let gradient = benchTensor([1, 4096], seed: 12), gradients = benchTensor([64, 4096], seed: 13)
     let fewGradients = benchTensor([4, 4096], seed: 14)
     measure("linearBackwardInput", "1×4096 → 25088", work: .flops(matvecFlops), repetitions: 5,

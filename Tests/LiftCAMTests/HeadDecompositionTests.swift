@@ -45,8 +45,14 @@ final class HeadDecompositionTests: XCTestCase {
             let naive = blockwiseLinearNaive(weight: weight, input: input, blocks: blocks)
             let scale = 1 + (naive.storage.map(abs).max() ?? 0)
             let worst = zip(fast.storage, naive.storage).map { abs($0 - $1) }.max() ?? 0
-            XCTAssertEqual(fast.shape, [blocks, outputs])
+            XCTAssertEqual(fast.shape, [outputs, blocks])
             XCTAssertLessThan(worst, 1e-5 * scale, "blocks \(blocks) × \(block), \(outputs) outputs")
+            // The tiled transpose moves every element to its mirrored place.
+            let flipped = transposed(fast)
+            XCTAssertEqual(flipped.shape, [blocks, outputs])
+            for o in 0 ..< outputs {
+                for k in 0 ..< blocks { XCTAssertEqual(flipped.storage[k * outputs + o], fast.storage[o * blocks + k]) }
+            }
         }
     }
 

@@ -5,8 +5,9 @@
 
 /// A head split into the per-map terms P of its first Linear layer and the rest G.
 public struct HeadDecomposition: Sendable {
-    /// P, `[K, O₁]`: map k's share of the first Linear layer's output.
-    public let contributions: Tensor
+    /// Pᵀ, `[O₁, K]`: entry (o, k) is map k's share of output o of the first Linear layer. Stored
+    /// by output, as `blockwiseLinear` produces it while reading W₁ row by row.
+    public let shares: Tensor
     /// b of that Linear layer, `[O₁]` (zeros when it has none): its output when every map is absent.
     public let firstBias: [Float]
     /// G, the layers after that Linear layer (empty when it is the last one, as in a ResNet head).
@@ -17,6 +18,9 @@ public struct HeadDecomposition: Sendable {
     /// over G's weights for both: F(A) is the first's output, and the two are what LIFT-CAM's
     /// backward pass through G needs.
     let trace: Trace, referenceTrace: Trace
+    /// When the first Linear layer is the head's last (G empty), the shares of a single class are
+    /// all any method needs: `targeted` computes that one row from W₁ and S(A) instead of all O₁.
+    private let linearHead: (layer: LinearLayer, pooled: Tensor)?
 
     /// The decomposition of `head` at the maps `activations` `[K, h, w]`, or nil when the head does
     /// not start with per-map layers, `flatten` and a Linear layer.
@@ -28,60 +32,70 @@ public struct HeadDecomposition: Sendable {
         guard flattenIndex + 1 < layers.count, layers[flattenIndex] is FlattenLayer,
               let first = layers[flattenIndex + 1] as? LinearLayer else { return nil }
         let pooled = Sequential(name: "", layers: Array(separable)).forward(activations.batched)  // [1, K, ph, pw]
-        let p = blockwiseLinear(weight: first.weight, input: pooled, blocks: activations.shape[0])
         let bias = first.bias?.storage ?? [Float](repeating: 0, count: first.weight.shape[0])
         let others = Sequential(name: "", layers: Array(layers[(flattenIndex + 2)...]))
-        self.init(contributions: p, firstBias: bias, rest: others, preActivation: Self.sumOfRows(p, plus: bias))
+        if others.layers.isEmpty {
+            // A linear head: its output is one product; shares are made per class on demand.
+            let z = first.forward(pooled.reshaped([1, pooled.count])).storage
+            self.init(shares: Tensor(shape: [0, activations.shape[0]]), firstBias: bias, rest: others, preActivation: z,
+                      linearHead: (first, pooled))
+        } else {
+            let shares = blockwiseLinear(weight: first.weight, input: pooled, blocks: activations.shape[0])
+            self.init(shares: shares, firstBias: bias, rest: others, preActivation: Self.rowSums(shares, plus: bias),
+                      linearHead: nil)
+        }
     }
 
-    private init(contributions: Tensor, firstBias: [Float], rest: Sequential, preActivation: [Float]) {
-        self.contributions = contributions
-        self.firstBias = firstBias
-        self.rest = rest
-        self.preActivation = preActivation
+    private init(shares: Tensor, firstBias: [Float], rest: Sequential, preActivation: [Float],
+                 linearHead: (layer: LinearLayer, pooled: Tensor)?) {
         let outputs = firstBias.count
         let both = rest.forwardTrace(Tensor(shape: [2, outputs], storage: preActivation + firstBias))
-        (trace, referenceTrace) = (both.item(0, of: 2), both.item(1, of: 2))
+        self.init(shares: shares, firstBias: firstBias, rest: rest, preActivation: preActivation,
+                  trace: both.item(0, of: 2), referenceTrace: both.item(1, of: 2), linearHead: linearHead)
     }
 
-    private init(contributions: Tensor, firstBias: [Float], rest: Sequential, preActivation: [Float],
-                 trace: Trace, referenceTrace: Trace) {
-        (self.contributions, self.firstBias, self.rest) = (contributions, firstBias, rest)
+    private init(shares: Tensor, firstBias: [Float], rest: Sequential, preActivation: [Float],
+                 trace: Trace, referenceTrace: Trace, linearHead: (layer: LinearLayer, pooled: Tensor)?) {
+        (self.shares, self.firstBias, self.rest) = (shares, firstBias, rest)
         (self.preActivation, self.trace, self.referenceTrace) = (preActivation, trace, referenceTrace)
+        self.linearHead = linearHead
     }
 
-    /// b + Σ_k P_k.
-    private static func sumOfRows(_ p: Tensor, plus bias: [Float]) -> [Float] {
-        let outputs = bias.count
+    /// b[o] + Σ_k Pᵀ[o, k].
+    private static func rowSums(_ shares: Tensor, plus bias: [Float]) -> [Float] {
+        let k = shares.shape[1]
         var z = bias
-        p.storage.withUnsafeBufferPointer { rows in
-            for k in 0 ..< p.shape[0] {
-                for o in 0..<outputs { z[o] += rows[k * outputs + o] }
-            }
+        shares.storage.withUnsafeBufferPointer { rows in
+            for o in bias.indices { z[o] += sumOfFloats(rows.baseAddress! + o * k, count: k) }
         }
         return z
     }
 
     /// Number of maps K.
-    public var mapCount: Int { contributions.shape[0] }
+    public var mapCount: Int { shares.shape[1] }
 
     /// F(A), the head's output: G(z(A)).
     public var outputs: [Float] { trace.output.storage }
+
+    /// P, `[K, O₁]`: the shares by map (one row per map), as the map game's sums take them.
+    public var contributions: Tensor { transposed(shares) }
 
     /// The decomposition of the head cut to class c (`targetHead`): G's last Linear layer keeps row
     /// c, or, when the first Linear layer is the last, P and b keep column c. G's traces are kept,
     /// with the last layer's output cut to class c (a Linear layer's backward pass reads only its
     /// weight, so nothing else changes).
     public func targeted(_ target: Int) -> HeadDecomposition {
-        guard rest.layers.isEmpty else {
-            return HeadDecomposition(contributions: contributions, firstBias: firstBias,
-                                     rest: targetHead(rest, target: target), preActivation: preActivation,
-                                     trace: Self.cutToClass(trace, target), referenceTrace: Self.cutToClass(referenceTrace, target))
+        if let (layer, pooled) = linearHead {
+            let inputs = layer.weight.shape[1]
+            let row = Tensor(shape: [1, inputs], storage: Array(layer.weight.storage[target * inputs ..< (target + 1) * inputs]))
+            return HeadDecomposition(shares: blockwiseLinear(weight: row, input: pooled, blocks: mapCount),
+                                     firstBias: [firstBias[target]], rest: rest, preActivation: [preActivation[target]],
+                                     linearHead: nil)
         }
-        let outputs = firstBias.count
-        let column = (0..<mapCount).map { contributions.storage[$0 * outputs + target] }
-        return HeadDecomposition(contributions: Tensor(shape: [mapCount, 1], storage: column),
-                                 firstBias: [firstBias[target]], rest: rest, preActivation: [preActivation[target]])
+        guard !rest.layers.isEmpty else { return self }   // already cut to one class
+        return HeadDecomposition(shares: shares, firstBias: firstBias, rest: targetHead(rest, target: target),
+                                 preActivation: preActivation, trace: Self.cutToClass(trace, target),
+                                 referenceTrace: Self.cutToClass(referenceTrace, target), linearHead: nil)
     }
 
     /// A trace of G (one item) whose last layer's output, and so G's output, keeps only class c.
@@ -102,17 +116,19 @@ public struct HeadDecomposition: Sendable {
     /// map (summation-to-delta per pooling window and per ReLU neuron), so map k's total is
     /// Σ_o m_o · (W₁[:, block k]·S(A_k))_o = Σ_o m_o P[k, o]. The tests compare both on many heads.
     public func liftCoefficients() -> [Float] {
+        precondition(linearHead == nil, "liftCoefficients needs a decomposition targeted at one class")
         let outputs = firstBias.count, k = mapCount
         var multipliers = [Float](repeating: 1, count: outputs)
         if !rest.layers.isEmpty {
             multipliers = rest.backward(Tensor(shape: [1, 1], repeating: 1), trace: trace, reference: referenceTrace).storage
         }
-        // α = P·m, a [K, O₁] × [O₁] product.
+        // α = Pᵀᵀ·m: a [K, O₁] × [O₁] product read from the [O₁, K] shares.
         var alpha = [Float](repeating: 0, count: k)
-        contributions.storage.withUnsafeBufferPointer { p in
-            multipliers.withUnsafeBufferPointer { m in
-                gemm(m: k, n: 1, k: outputs, a: p.baseAddress!, lda: outputs, transA: false,
-                     b: m.baseAddress!, ldb: 1, transB: false, c: &alpha, ldc: 1, accumulate: false)
+        shares.storage.withUnsafeBufferPointer { p in
+            alpha.withUnsafeMutableBufferPointer { a in
+                for o in 0..<outputs where multipliers[o] != 0 {
+                    addScaled(p.baseAddress! + o * k, scale: multipliers[o], into: a.baseAddress!, count: k)
+                }
             }
         }
         return alpha

@@ -28,22 +28,28 @@ public struct MapGame: Sendable {
     public let activations: Tensor      // A, [K, h, w]
     public let head: Sequential          // F^c, output [N, 1]
     let decomposition: HeadDecomposition?   // of F^c; nil on the generic path
+    let contributions: Tensor?              // its P, [K, O₁], one row per map for the running sums
 
     /// The game for maps `activations` `[K, h, w]` and head `head` (already cut to the target with
     /// `targetHead`). `useShortcut: false` forces the generic path.
     public init(activations: Tensor, head: Sequential, useShortcut: Bool = true) {
-        self.activations = activations
-        self.head = head
-        decomposition = useShortcut ? HeadDecomposition(head: head, activations: activations) : nil
+        // The head has one output already, so its decomposition is the one targeted at class 0.
+        let decomposition = useShortcut ? HeadDecomposition(head: head, activations: activations)?.targeted(0) : nil
+        self.init(activations: activations, head: head, decompositionIfAny: decomposition)
     }
 
     /// The game for a head whose decomposition at these maps is already known (`targeted` at the
     /// same class as `head`): saves the pass over the first Linear layer's weights.
     public init(activations: Tensor, head: Sequential, decomposition: HeadDecomposition) {
         precondition(decomposition.mapCount == activations.shape[0], "decomposition of \(decomposition.mapCount) maps for \(activations.shape)")
+        self.init(activations: activations, head: head, decompositionIfAny: decomposition)
+    }
+
+    private init(activations: Tensor, head: Sequential, decompositionIfAny decomposition: HeadDecomposition?) {
         self.activations = activations
         self.head = head
         self.decomposition = decomposition
+        contributions = decomposition?.contributions
     }
 
     /// Number of players (maps).
@@ -131,7 +137,7 @@ public struct MapGame: Sendable {
     /// of P rows, no product.
     private func prefixPreActivations(_ decomposition: HeadDecomposition, orderings: [[Int]], steps: [[Int]],
                                       rows: Int) -> Tensor {
-        let p = decomposition.contributions, firstBias = decomposition.firstBias
+        let p = contributions!, firstBias = decomposition.firstBias
         let outputs = firstBias.count
         var z = Tensor(shape: [rows, outputs])
         z.storage.withUnsafeMutableBufferPointer { zz in
@@ -167,7 +173,7 @@ public struct MapGame: Sendable {
         let batch = masks.shape[0], k = playerCount
         if let decomposition {
             // Z = M·P + b, then the rest of the head.
-            let p = decomposition.contributions, firstBias = decomposition.firstBias
+            let p = contributions!, firstBias = decomposition.firstBias
             let outputs = firstBias.count
             var z = Tensor(shape: [batch, outputs])
             for n in 0..<batch { for o in 0..<outputs { z.storage[n * outputs + o] = firstBias[o] } }

@@ -2,36 +2,56 @@
 // P[k, o] = Σ_j W[o, k·B + j] · x[k·B + j] that make a CAM head's first Linear layer a sum over the
 // activation maps (MapGame, HeadDecomposition). One pass over W, the largest matrix of a VGG head.
 
-/// P `[blocks, O]` with P[k, o] = Σ_{j < B} W[o, k·B + j] · x[k·B + j], for weight `[O, blocks·B]`
-/// and input `x` `[blocks·B]`. Σ_k P[k, o] is (W·x)[o].
+/// Pᵀ `[O, blocks]` with Pᵀ[o, k] = Σ_{j < B} W[o, k·B + j] · x[k·B + j], for weight `[O, blocks·B]`
+/// and input `x` `[blocks·B]`. Σ_k Pᵀ[o, k] is (W·x)[o].
 ///
 /// Each row of W is read once, in order, in SIMD16 steps within each block; rows are split over the
-/// cores. The per-row results are written as `[O, blocks]` and transposed at the end, so the writes
-/// of the hot loop are contiguous.
+/// cores, and each row's K results are written side by side. (Writing P by map instead would scatter
+/// every row's results a page apart: a transpose, when wanted, is cheaper done once afterwards.)
 public func blockwiseLinear(weight: Tensor, input: Tensor, blocks: Int) -> Tensor {
     let outputs = weight.shape[0], inputs = weight.shape[1]
     precondition(weight.rank == 2 && input.count == inputs && blocks >= 1 && inputs % blocks == 0,
                  "blockwiseLinear: weight \(weight.shape), input \(input.shape), \(blocks) blocks")
     let block = inputs / blocks
-    let byRow = allocateAlignedFloats(outputs * blocks)            // [O, blocks]
-    defer { byRow.deallocate() }
-    weight.storage.withUnsafeBufferPointer { w in
-        input.storage.withUnsafeBufferPointer { x in
-            let weights = SendableConstPointer(w.baseAddress!), values = SendableConstPointer(x.baseAddress!)
-            let out = SendablePointer(byRow)
-            let chunks = min(outputs, workerCount * 8)
-            parallelFor(chunks) { chunk in
-                for o in (chunk * outputs / chunks) ..< ((chunk + 1) * outputs / chunks) {
-                    blockDots(row: weights.base + o * inputs, input: values.base, blocks: blocks, block: block,
-                              into: out.base + o * blocks)
+    return makeTensor(shape: [outputs, blocks]) { result in
+        weight.storage.withUnsafeBufferPointer { w in
+            input.storage.withUnsafeBufferPointer { x in
+                let weights = SendableConstPointer(w.baseAddress!), values = SendableConstPointer(x.baseAddress!)
+                let out = SendablePointer(result.baseAddress!)
+                let chunks = min(outputs, workerCount * 8)
+                parallelFor(chunks) { chunk in
+                    for o in (chunk * outputs / chunks) ..< ((chunk + 1) * outputs / chunks) {
+                        blockDots(row: weights.base + o * inputs, input: values.base, blocks: blocks, block: block,
+                                  into: out.base + o * blocks)
+                    }
                 }
             }
         }
     }
-    return makeTensor(shape: [blocks, outputs]) { result in
-        let p = result.baseAddress!
-        for o in 0..<outputs {
-            for k in 0..<blocks { p[k * outputs + o] = byRow[o * blocks + k] }
+}
+
+/// The transpose of a matrix `[rows, columns]`.
+public func transposed(_ matrix: Tensor) -> Tensor {
+    precondition(matrix.rank == 2, "transposed: \(matrix.shape) is not a matrix")
+    let rows = matrix.shape[0], columns = matrix.shape[1]
+    return makeTensor(shape: [columns, rows]) { out in
+        matrix.storage.withUnsafeBufferPointer { m in
+            transposeBlocked(m.baseAddress!, rows: rows, columns: columns, into: out.baseAddress!)
+        }
+    }
+}
+
+/// out `[columns, rows]` = transpose of `matrix` `[rows, columns]`, in 32×32 tiles so both the reads
+/// and the writes stay within a few cache lines per row of the tile.
+private func transposeBlocked(_ matrix: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>) {
+    let tile = 32
+    for rowStart in stride(from: 0, to: rows, by: tile) {
+        let rowEnd = min(rows, rowStart + tile)
+        for columnStart in stride(from: 0, to: columns, by: tile) {
+            let columnEnd = min(columns, columnStart + tile)
+            for row in rowStart..<rowEnd {
+                for column in columnStart..<columnEnd { out[column * rows + row] = matrix[row * columns + column] }
+            }
         }
     }
 }
@@ -40,6 +60,15 @@ public func blockwiseLinear(weight: Tensor, input: Tensor, blocks: Int) -> Tenso
 @inline(__always)
 private func blockDots(row: UnsafePointer<Float>, input: UnsafePointer<Float>, blocks: Int, block: Int,
                        into out: UnsafeMutablePointer<Float>) {
+    if block < 16 {
+        // Short blocks (a ResNet head pools each map to one value): plain products, no vector sums.
+        for k in 0..<blocks {
+            var sum: Float = 0
+            for j in k * block ..< (k + 1) * block { sum += row[j] * input[j] }
+            out[k] = sum
+        }
+        return
+    }
     let vectorEnd = block - block % 16
     let rawRow = UnsafeRawPointer(row), rawInput = UnsafeRawPointer(input)
     for k in 0..<blocks {
@@ -52,7 +81,7 @@ private func blockDots(row: UnsafePointer<Float>, input: UnsafePointer<Float>, b
                                                     rawInput.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self))
             j += 16
         }
-        var sum = accumulator.sum()
+        var sum = horizontalSum(accumulator)
         while j < block {
             sum += row[start + j] * input[start + j]
             j += 1
@@ -64,13 +93,40 @@ private func blockDots(row: UnsafePointer<Float>, input: UnsafePointer<Float>, b
 /// The naive twin of `blockwiseLinear`: the definition, one product at a time.
 public func blockwiseLinearNaive(weight: Tensor, input: Tensor, blocks: Int) -> Tensor {
     let outputs = weight.shape[0], inputs = weight.shape[1], block = inputs / blocks
-    var result = Tensor(shape: [blocks, outputs])
+    var result = Tensor(shape: [outputs, blocks])
     for k in 0..<blocks {
         for o in 0..<outputs {
             var sum: Float = 0
             for j in 0..<block { sum += weight.storage[o * inputs + k * block + j] * input.storage[k * block + j] }
-            result.storage[k * outputs + o] = sum
+            result.storage[o * blocks + k] = sum
         }
     }
     return result
+}
+
+/// Σ values[0..<count], in SIMD16 steps (vectorised, so the order of the additions differs from a
+/// plain loop's).
+func sumOfFloats(_ values: UnsafePointer<Float>, count: Int) -> Float {
+    let raw = UnsafeRawPointer(values)
+    var accumulator = SIMD16<Float>()
+    var i = 0
+    while i + 16 <= count {
+        accumulator += raw.loadUnaligned(fromByteOffset: i * MemoryLayout<Float>.stride, as: SIMD16<Float>.self)
+        i += 16
+    }
+    var sum = horizontalSum(accumulator)
+    while i < count {
+        sum += values[i]
+        i += 1
+    }
+    return sum
+}
+
+/// The sum of the 16 lanes as a tree of vector adds (`sum()` adds them one after another).
+@inline(__always)
+func horizontalSum(_ vector: SIMD16<Float>) -> Float {
+    let eight = vector.lowHalf + vector.highHalf
+    let four = eight.lowHalf + eight.highHalf
+    let two = four.lowHalf + four.highHalf
+    return two[0] + two[1]
 }
