@@ -20,9 +20,19 @@ public func blockwiseLinear(weight: Tensor, input: Tensor, blocks: Int) -> Tenso
                 let out = SendablePointer(result.baseAddress!)
                 let chunks = min(outputs, workerCount * 8)
                 parallelFor(chunks) { chunk in
-                    for o in (chunk * outputs / chunks) ..< ((chunk + 1) * outputs / chunks) {
+                    var o = chunk * outputs / chunks
+                    let end = (chunk + 1) * outputs / chunks
+                    // Two rows at a time when the blocks are long: each input vector is loaded once
+                    // for both, and the two horizontal sums overlap.
+                    while block >= 16 && o + 2 <= end {
+                        blockDotsOfTwoRows(weights.base + o * inputs, inputs: inputs, input: values.base, blocks: blocks,
+                                           block: block, into: out.base + o * blocks)
+                        o += 2
+                    }
+                    while o < end {
                         blockDots(row: weights.base + o * inputs, input: values.base, blocks: blocks, block: block,
                                   into: out.base + o * blocks)
+                        o += 1
                     }
                 }
             }
@@ -87,6 +97,35 @@ private func blockDots(row: UnsafePointer<Float>, input: UnsafePointer<Float>, b
             j += 1
         }
         out[k] = sum
+    }
+}
+
+/// `blockDots` for rows `rows` and `rows + inputs` at once, into `out` and `out + blocks`
+/// (block ≥ 16).
+@inline(__always)
+private func blockDotsOfTwoRows(_ rows: UnsafePointer<Float>, inputs: Int, input: UnsafePointer<Float>, blocks: Int,
+                                block: Int, into out: UnsafeMutablePointer<Float>) {
+    let vectorEnd = block - block % 16, stride = MemoryLayout<Float>.stride
+    let first = UnsafeRawPointer(rows), second = UnsafeRawPointer(rows + inputs), rawInput = UnsafeRawPointer(input)
+    for k in 0..<blocks {
+        let start = k * block
+        var sum0 = SIMD16<Float>(), sum1 = SIMD16<Float>()
+        var j = 0
+        while j < vectorEnd {
+            let offset = (start + j) * stride
+            let x = rawInput.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self)
+            sum0 = sum0.addingProduct(first.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self), x)
+            sum1 = sum1.addingProduct(second.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self), x)
+            j += 16
+        }
+        var total0 = horizontalSum(sum0), total1 = horizontalSum(sum1)
+        while j < block {
+            total0 += rows[start + j] * input[start + j]
+            total1 += rows[inputs + start + j] * input[start + j]
+            j += 1
+        }
+        out[k] = total0
+        out[blocks + k] = total1
     }
 }
 
