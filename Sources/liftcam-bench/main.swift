@@ -3,6 +3,8 @@
 //      swift run -c release liftcam-bench methods   (the CAM methods on vgg16/resnet50/resnet18)
 import LiftCAM
 
+keepFreedMemoryInHeap()   // as the liftcam tool does
+
 /// C = op(A)·op(B) on buffers of values in [-1, 1): `gemm` against `gemmNaive`.
 func benchmarkGEMM(m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false, repetitions: Int) {
     let form = (transA ? "ᵀ" : "") + "·" + (transB ? "ᵀ" : "")

@@ -60,3 +60,22 @@ func activeProcessorCount() -> Int { Int(sysconf(_SC_NPROCESSORS_ONLN)) }
 #else
 func activeProcessorCount() -> Int { 1 }
 #endif
+
+/// Asks the C allocator to serve large blocks from its heap and keep freed memory there, instead of
+/// mapping each large block anew and unmapping it on free (glibc's default above 128 KiB–32 MiB).
+///
+/// Every layer returns a fresh tensor, so with the default each forward pass page-faults its
+/// activations in again: a fifth of Score-CAM's time on VGG16, and of SHAP-CAM's batches, went to
+/// the kernel. A process-wide setting, so the library never calls it itself: the `liftcam` and
+/// `liftcam-bench` executables do, first thing, and a program embedding the library may. Linux
+/// (glibc) only; elsewhere it does nothing.
+public func keepFreedMemoryInHeap() {
+    #if canImport(Glibc)
+    // mallopt is not in Swift's Glibc module (malloc.h), so it is looked up by name; the option
+    // numbers are malloc.h's M_MMAP_MAX (-4) and M_TRIM_THRESHOLD (-1).
+    guard let symbol = dlsym(nil, "mallopt") else { return }
+    let mallopt = unsafeBitCast(symbol, to: (@convention(c) (Int32, Int32) -> Int32).self)
+    _ = mallopt(-4, 0)
+    _ = mallopt(-1, Int32.max)
+    #endif
+}
