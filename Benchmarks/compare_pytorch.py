@@ -92,10 +92,10 @@ def lift_cam_official(body, head, x, target):
     return (cam - cam.min()) / (cam.max() - cam.min() + 1e-12)
 
 
-def shap_cam_one_ordering(body, head, x, target, batch=64):
-    """Algorithm 1 for one random ordering: F^c of the K + 1 prefixes, head only, in batches."""
+def shap_cam_one_ordering(head, maps, target, batch=64):
+    """Algorithm 1 for one random ordering on maps already computed: F^c of the K + 1 prefixes,
+    head only, in batches (as LiftCAM's seconds_per_ordering, which leaves the forward pass out)."""
     with torch.no_grad():
-        maps = body(x)
         k = maps.shape[1]
         order = torch.randperm(k, generator=torch.Generator().manual_seed(0))
         values = []
@@ -125,8 +125,11 @@ def time_pytorch(arch, model, x, repeat, quick):
     for name, kind in [("gradcam", GradCAM), ("gradcampp", GradCAMPlusPlus), ("xgradcam", XGradCAM)]:
         cam = kind(model=model, target_layers=[layer])
         results[name] = median_seconds(lambda: cam(input_tensor=x, targets=targets), repeat)
-    results["shap_per_ordering"] = median_seconds(lambda: shap_cam_one_ordering(body, head, x, target), repeat)
+    with torch.no_grad():
+        maps = body(x)
+    results["shap_per_ordering"] = median_seconds(lambda: shap_cam_one_ordering(head, maps, target), repeat)
     if not quick:
+        # One run each (they take minutes), after the model's other runs above have warmed it up.
         for name, kind in [("ablation", AblationCAM), ("scorecam", ScoreCAM)]:
             cam = kind(model=model, target_layers=[layer])
             results[name] = once_seconds(lambda: cam(input_tensor=x, targets=targets))
@@ -195,20 +198,22 @@ def peak_rss_of(arguments):
         os.remove(report)
 
 
-def time_liftcam(arch, weights, input_path, repeat, quick, work):
+def time_liftcam(arch, weights, input_path, target, repeat, quick, work):
     methods = "lift,gradcam,gradcampp,xgradcam,ablation,shap"
     common = ["--arch", arch, "--weights", weights, "--input", input_path, "--threads", str(THREADS)]
-    fast = json.loads(run_liftcam(["bench"] + common + ["--repeat", str(repeat), "--method", methods,
+    timed = common + ["--target", str(target)]
+    fast = json.loads(run_liftcam(["bench"] + timed + ["--repeat", str(repeat), "--method", methods,
                                                          "--orderings", "10", "--json", "-"]))
     results = {"forward": fast["forward_seconds"], "bench_peak_rss_mb": fast["peak_rss_mb"]}
     for name, entry in fast["methods"].items():
         results[name] = entry["seconds"]
     results["shap_per_ordering"] = fast["methods"]["shap"]["seconds_per_ordering"]
     if not quick:
-        slow = json.loads(run_liftcam(["bench"] + common + ["--repeat", "1", "--method", "scorecam", "--json", "-"]))
+        slow = json.loads(run_liftcam(["bench"] + timed + ["--repeat", "1", "--method", "scorecam", "--json", "-"]))
         results["scorecam"] = slow["methods"]["scorecam"]["seconds"]
     results["explain_lift_peak_rss_mb"] = peak_rss_of(["explain"] + common[:6] + [
-        "--method", "lift", "--json", os.path.join(work, "explain.json")])
+        "--target", str(target), "--method", "lift", "--json", os.path.join(work, "explain.json")])
+    results["maps"] = fast["maps"]
     return results
 
 
@@ -219,7 +224,7 @@ TARGETS = {  # case: (bound on the ratio, against what), from issue 7
 }
 
 
-def write_table(rows, path, quick):
+def write_table(rows, notes, path, quick):
     load = os.getloadavg()
     lines = [
         "# LiftCAM against PyTorch",
@@ -231,7 +236,11 @@ def write_table(rows, path, quick):
         "Times are medians after a warm-up (Ablation-CAM and Score-CAM in PyTorch: one run; "
         "Score-CAM in LiftCAM: one run after a warm-up). Every LiftCAM method time is end to end, the "
         "forward pass included. PyTorch's CAM methods are pytorch-grad-cam's; its LIFT-CAM is the "
-        "official recipe (Captum DeepLift on the head).",
+        "official recipe (Captum DeepLift on the head). Both sides explain PyTorch's predicted class. "
+        "SHAP-CAM's time per ordering leaves the forward pass out on both sides.",
+        "",
+    ] + notes + [
+        "",
         "",
         "| network | case | PyTorch s | LiftCAM s | LiftCAM / PyTorch | target | met |",
         "|---|---|---:|---:|---:|---|---|",
@@ -255,17 +264,20 @@ def main():
     if not os.path.exists(LIFTCAM):
         sys.exit(f"{LIFTCAM}: not built; run `swift build -c release` first")
     torch.set_num_threads(THREADS)
-    rows = []
+    rows, notes = [], []
     for arch in args.archs.split(","):
         model, x = make_model(arch)
+        with torch.inference_mode():
+            target = int(model(x).argmax())   # both sides explain PyTorch's predicted class
         with tempfile.TemporaryDirectory() as work:
             weights = os.path.join(work, "weights")
             os.makedirs(weights)
             export(model, weights)
             input_path = os.path.join(work, "x.npy")
             np.save(input_path, x.numpy()[0])
-            ours = time_liftcam(arch, weights, input_path, args.repeat, args.quick, work)
-        theirs, _ = time_pytorch(arch, model, x, args.repeat, args.quick)
+            ours = time_liftcam(arch, weights, input_path, target, args.repeat, args.quick, work)
+        theirs, their_target = time_pytorch(arch, model, x, args.repeat, args.quick)
+        assert their_target == target
         print(arch, "pytorch", json.dumps(theirs), "\n", arch, "liftcam", json.dumps(ours), flush=True)
 
         def fmt(value):
@@ -290,12 +302,17 @@ def main():
                 target, met = "≤ 0.1 s", "yes" if mine <= 0.1 else "no"
             name = "SHAP-CAM, one ordering (after the forward)" if case == "shap_per_ordering" else case
             rows.append([arch, name, fmt(other), fmt(mine), ratio, target, met])
+        maps = ours["maps"]
+        notes.append(f"- {arch}: K = {maps['count']:.0f} maps at the default layer, {maps['all_zero']:.0f} of them "
+                     f"zero everywhere (null players: LiftCAM's SHAP-CAM does not evaluate their steps) and "
+                     f"{maps['constant']:.0f} constant (LiftCAM's Score-CAM skips them, as its authors' code "
+                     f"does; pytorch-grad-cam runs all K).")
         peak = ours["explain_lift_peak_rss_mb"]
         budget = "≤ 650 MB" if arch == "vgg16" else ""
         rows.append([arch, "peak memory of one LIFT-CAM run, MiB (a fresh process each)",
                      f"{theirs['peak_rss_mb']:.0f}", f"{peak:.0f}", f"{peak / theirs['peak_rss_mb']:.2f}×",
                      budget, ("yes" if peak <= 650 else "no") if budget else ""])
-    write_table(rows, args.out, args.quick)
+    write_table(rows, notes, args.out, args.quick)
     print(f"wrote {args.out}")
 
 

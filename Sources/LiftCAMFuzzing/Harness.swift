@@ -179,17 +179,3 @@ func errorKind(_ message: String, prefix: String?) -> String {
     return kind
 }
 
-func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
-}
-
-/// The process's peak resident set size so far, in KiB (Linux reports ru_maxrss in KiB).
-public func peakResidentKiB() -> Int {
-    var usage = rusage()
-    #if canImport(Glibc)
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    #else
-    getrusage(RUSAGE_SELF, &usage)
-    #endif
-    return Int(usage.ru_maxrss)
-}

@@ -49,18 +49,3 @@ func profileModules(_ network: Network, name: String) {
     print("|   sum of modules | | \(formatted(total * 1e3, digits: 1)) ms |")
 }
 
-/// Wall times of `runs` calls of `body` after one untimed warm-up call.
-func timedRuns(_ runs: Int, _ body: () -> Void) -> [Double] {
-    body()
-    return (0 ..< runs).map { _ in
-        let start = monotonicSeconds()
-        body()
-        return monotonicSeconds() - start
-    }
-}
-
-/// The middle value (the mean of the two middle ones for an even count).
-func median(_ values: [Double]) -> Double {
-    let sorted = values.sorted(), half = sorted.count / 2
-    return sorted.count % 2 == 1 ? sorted[half] : (sorted[half - 1] + sorted[half]) / 2
-}

@@ -2,14 +2,18 @@ import LiftCAM
 
 /// The paper's cost argument (Sections 2.1 and 4.3.2): LIFT-CAM needs one backward pass through the
 /// head, Ablation-CAM K head evaluations, Score-CAM K passes of the whole network, SHAP-CAM
-/// |Π|·(K + 1) head evaluations. Times every method on one input of a torchvision-sized network with
-/// seeded random weights, as a ratio to LIFT-CAM in the same run; and the map game's shortcut
-/// (`MapGame`) against its generic path on Ablation-CAM. Run: `swift run -c release liftcam-bench methods`.
+/// |Π|·(K + 1) head evaluations. Times every method's coefficients on one input of a torchvision-sized
+/// network with seeded random weights, after the `Explainer` (body forward pass and head
+/// decomposition, shared by all methods, timed on its own first row), as a ratio to LIFT-CAM in the
+/// same run; and the map game's shortcut (`MapGame`) against its generic path on Ablation-CAM.
+/// Run: `swift run -c release liftcam-bench methods`.
 func benchmarkMethods(architectureName: String, methods: [CAMMethod], orderings: Int) throws {
     guard let architecture = Architecture.named(architectureName) else { return }
     let network = try Network(architecture: architecture, weights: RandomWeights(seed: 1))
     let input = benchTensor([3, 224, 224], seed: 2)
     let explainer = try Explainer(network: network, input: input)
+    let build = fastestRun(repetitions: 3) { _ = try? Explainer(network: network, input: input) }
+    print("| \(architectureName) | Explainer: body forward pass + head decomposition (every method) | \(formatted(build * 1e3, digits: 1)) | | |")
     let target = explainer.predictedClass
     let options = MethodOptions(orderings: orderings, seed: 0)
     var lift = 0.0

@@ -5,28 +5,39 @@ import XCTest
 /// reorders: the blockwise kernel against its naive twin, F(A) against the head's forward pass, and
 /// the fast LIFT-CAM coefficients against the literal DeepLIFT backward pass (Eq 7).
 final class HeadDecompositionTests: XCTestCase {
-    /// A random head of one of the shapes CAM heads have: per-map layers (max-pool with or without
-    /// padding, adaptive or plain average pool, ReLU, dropout), flatten, then one to three Linear
-    /// layers with ReLUs (VGG-like, nonlinear) or one Linear layer (ResNet-like, linear).
+    /// A random head of one of the shapes CAM heads have: per-map layers (max-pool 2×2, or 3×3
+    /// stride 2 with padding 1 in ceil mode, whose windows overlap; a plain average pool; ReLU;
+    /// dropout), an adaptive average pool, flatten, then one to three Linear layers with ReLUs
+    /// (VGG-like, nonlinear; the first with or without bias) or one Linear layer (ResNet-like, linear).
     private func randomHead(_ random: inout KernelTestRandom, maps: Int, size: Int) -> Sequential {
         var layers: [any Layer] = []
-        var side = size
-        if random.bool() {
-            let padding = random.int(0 ... 1)
-            layers.append(MaxPool2dLayer(name: "pool", geometry: Pool2dShape(kernelHeight: 2, kernelWidth: 2, strideHeight: 2,
-                                                                              strideWidth: 2, paddingHeight: padding, paddingWidth: padding)))
-            side = (side + 2 * padding - 2) / 2 + 1
+        var shape = [maps, size, size]
+        func append(_ layer: any Layer) {
+            layers.append(layer)
+            shape = try! layer.outputShape(for: shape)
         }
-        if random.bool() { layers.append(ReLULayer(name: "relu0")) }
+        switch random.int(0 ... 3) {
+        case 0:
+            append(MaxPool2dLayer(name: "pool", geometry: Pool2dShape(kernelHeight: 2, kernelWidth: 2, strideHeight: 2, strideWidth: 2)))
+        case 1 where size >= 2:
+            append(MaxPool2dLayer(name: "pool", geometry: Pool2dShape(kernelHeight: 3, kernelWidth: 3, strideHeight: 2, strideWidth: 2,
+                                                                      paddingHeight: 1, paddingWidth: 1, ceilMode: true)))
+        case 2:
+            append(AvgPool2dLayer(name: "pool", geometry: Pool2dShape(kernelHeight: 2, kernelWidth: 2, strideHeight: 1, strideWidth: 1)))
+        default:
+            break
+        }
+        if random.bool() { append(ReLULayer(name: "relu0")) }
         let pooled = random.int(1 ... 3)
-        layers.append(AdaptiveAvgPool2dLayer(name: "avgpool", outputHeight: pooled, outputWidth: pooled))
-        layers.append(IdentityLayer(name: "dropout0"))
-        layers.append(FlattenLayer(name: "flatten"))
+        append(AdaptiveAvgPool2dLayer(name: "avgpool", outputHeight: pooled, outputWidth: pooled))
+        append(IdentityLayer(name: "dropout0"))
+        append(FlattenLayer(name: "flatten"))
         var width = maps * pooled * pooled
         let hidden = random.int(0 ... 2)
         for index in 0 ..< hidden {
             let outputs = random.int(3 ... 40)
-            layers.append(LinearLayer(name: "fc\(index)", weight: random.tensor([outputs, width]), bias: random.tensor([outputs])))
+            let bias = index > 0 || random.bool() ? random.tensor([outputs]) : nil
+            layers.append(LinearLayer(name: "fc\(index)", weight: random.tensor([outputs, width]), bias: bias))
             layers.append(ReLULayer(name: "relu\(index + 1)"))
             layers.append(IdentityLayer(name: "dropout\(index + 1)"))
             width = outputs
@@ -61,12 +72,13 @@ final class HeadDecompositionTests: XCTestCase {
     /// class, within 1e-5 of the largest value (float rounding of sums taken in another order).
     func testFastLiftEqualsLiteralDeepLIFTOnRandomHeads() {
         var random = KernelTestRandom(seed: 0x11F7)
-        for trial in 0 ..< 30 {
+        for trial in 0 ..< 60 {
             let maps = random.int(1 ... 24), size = random.int(2 ... 9)
             let head = randomHead(&random, maps: maps, size: size)
-            // Non-negative maps with some exact zeros, as after a ReLU, and a whole zero map.
+            // Non-negative maps with exact zeros, as after a ReLU, in half the trials; signed maps
+            // (a cut before the ReLU) in the others; and always one whole zero map.
             var activations = random.tensor([maps, size, size])
-            activations.storage = activations.storage.map { max($0, 0) }
+            if trial % 2 == 0 { activations.storage = activations.storage.map { max($0, 0) } }
             for j in 0 ..< size * size { activations.storage[j] = 0 }
             guard let decomposition = HeadDecomposition(head: head, activations: activations) else {
                 return XCTFail("trial \(trial): a pool/flatten/Linear head must decompose")
@@ -96,9 +108,14 @@ final class HeadDecompositionTests: XCTestCase {
                 let head = targetHead(explainer.network.head, target: target)
                 let literalLift = liftCAMCoefficients(head: head, activations: explainer.activations)
                 XCTAssertLessThan(relativeError(try explainer.coefficients(.lift, target: target), literalLift), 1e-5)
-                let literalAblation = ablationCAMCoefficients(
-                    game: MapGame(activations: explainer.activations, head: head, useShortcut: false))
-                XCTAssertLessThan(relativeError(try explainer.coefficients(.ablation, target: target), literalAblation), 1e-5)
+                let generic = MapGame(activations: explainer.activations, head: head, useShortcut: false)
+                XCTAssertLessThan(relativeError(try explainer.coefficients(.ablation, target: target),
+                                                ablationCAMCoefficients(game: generic)), 1e-5)
+                let k = explainer.activations.shape[0]
+                let shap = try explainer.coefficients(.shap, target: target, options: MethodOptions(orderings: 3, seed: 4))
+                XCTAssertLessThan(relativeError(shap, shapCAMCoefficients(game: generic, orderings: randomOrderings(count: 3, players: k, seed: 4))), 1e-4)
+                let lime = try explainer.coefficients(.lime, target: target, options: MethodOptions(seed: 5))
+                XCTAssertLessThan(relativeError(lime, limeCAMCoefficients(game: generic, samples: k, seed: 5)), 1e-3)
             }
         }
     }
@@ -131,5 +148,31 @@ final class HeadDecompositionTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// SHAP-CAM over more orderings than one batch holds (three batches of ⌊2048/(K + 1)⌋ orderings)
+    /// equals Algorithm 1 written out with one mask per prefix, and gives a null player exactly 0.
+    func testShapCAMAcrossBatchesMatchesPrefixMasks() {
+        var random = KernelTestRandom(seed: 0x5A6C)
+        let maps = 20, size = 3
+        let head = targetHead(randomHead(&random, maps: maps, size: size), target: 2)
+        var activations = random.tensor([maps, size, size])
+        activations.storage = activations.storage.map { max($0, 0) }
+        for j in 0 ..< size * size { activations.storage[5 * size * size + j] = 0 }   // map 5 is a null player
+        let count = 2 * (shapRowsPerBatch / (maps + 1)) + 17
+        let orderings = randomOrderings(count: count, players: maps, seed: 8)
+        let game = MapGame(activations: activations, head: head)
+        let batched = shapCAMCoefficients(game: game, orderings: orderings)
+        var expected = [Double](repeating: 0, count: maps)
+        for ordering in orderings {
+            var masks = Tensor(shape: [maps + 1, maps])
+            for step in 1 ... maps {
+                for earlier in 0 ..< step { masks.storage[step * maps + ordering[earlier]] = 1 }
+            }
+            let v = game.values(masks: masks)
+            for step in 1 ... maps { expected[ordering[step - 1]] += Double(v[step] - v[step - 1]) }
+        }
+        XCTAssertLessThan(relativeError(batched, expected.map { Float($0 / Double(count)) }), 1e-5)
+        XCTAssertEqual(batched[5], 0, "a map that is zero everywhere has Shapley value 0")
     }
 }

@@ -77,6 +77,9 @@ public struct HeadDecomposition: Sendable {
     /// F(A), the head's output: G(z(A)).
     public var outputs: [Float] { trace.output.storage }
 
+    /// Whether the head has one output, F^c, as after `targeted`.
+    public var isTargeted: Bool { linearHead == nil && trace.output.count == 1 }
+
     /// P, `[K, O₁]`: the shares by map (one row per map), as the map game's sums take them.
     public var contributions: Tensor { transposed(shares) }
 
@@ -116,7 +119,7 @@ public struct HeadDecomposition: Sendable {
     /// map (summation-to-delta per pooling window and per ReLU neuron), so map k's total is
     /// Σ_o m_o · (W₁[:, block k]·S(A_k))_o = Σ_o m_o P[k, o]. The tests compare both on many heads.
     public func liftCoefficients() -> [Float] {
-        precondition(linearHead == nil, "liftCoefficients needs a decomposition targeted at one class")
+        precondition(isTargeted, "liftCoefficients needs a decomposition targeted at one class (`targeted`)")
         let outputs = firstBias.count, k = mapCount
         var multipliers = [Float](repeating: 1, count: outputs)
         if !rest.layers.isEmpty {

@@ -33,6 +33,8 @@ public struct MapGame: Sendable {
     /// The game for maps `activations` `[K, h, w]` and head `head` (already cut to the target with
     /// `targetHead`). `useShortcut: false` forces the generic path.
     public init(activations: Tensor, head: Sequential, useShortcut: Bool = true) {
+        precondition((head.layers.last as? LinearLayer)?.weight.shape[0] == 1,
+                     "the map game's head must output F^c alone: cut it with targetHead first")
         // The head has one output already, so its decomposition is the one targeted at class 0.
         let decomposition = useShortcut ? HeadDecomposition(head: head, activations: activations)?.targeted(0) : nil
         self.init(activations: activations, head: head, decompositionIfAny: decomposition)
@@ -42,6 +44,7 @@ public struct MapGame: Sendable {
     /// same class as `head`): saves the pass over the first Linear layer's weights.
     public init(activations: Tensor, head: Sequential, decomposition: HeadDecomposition) {
         precondition(decomposition.mapCount == activations.shape[0], "decomposition of \(decomposition.mapCount) maps for \(activations.shape)")
+        precondition(decomposition.isTargeted, "the map game needs the decomposition targeted at the head's class")
         self.init(activations: activations, head: head, decompositionIfAny: decomposition)
     }
 
@@ -93,7 +96,7 @@ public struct MapGame: Sendable {
         var evaluatedSteps: [[Int]] = []          // per ordering, the steps that get their own row
         var rows = 0
         for ordering in orderings {
-            let steps = [0] + (1...max(k, 1)).filter { $0 <= k && !null[ordering[$0 - 1]] }
+            let steps = [0] + (0..<k).filter { !null[ordering[$0]] }.map { $0 + 1 }
             evaluatedSteps.append(steps)
             rows += steps.count
         }

@@ -72,7 +72,7 @@ public func shapCAMCoefficients(game: MapGame, orderings: [[Int]],
     while done < orderings.count {
         let batch = Array(orderings[done ..< min(orderings.count, done + group)])
         for (ordering, v) in zip(batch, game.valuesAlong(orderings: batch)) {   // v[i] = F^c with π(1…i) present
-            for i in 1...max(k, 1) where i <= k { alpha[ordering[i - 1]] += Double(v[i]) - Double(v[i - 1]) }
+            for i in 0..<k { alpha[ordering[i]] += Double(v[i + 1]) - Double(v[i]) }
         }
         done += batch.count
         progress?(done, orderings.count)

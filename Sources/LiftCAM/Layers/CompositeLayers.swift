@@ -42,21 +42,28 @@ public struct Sequential: Layer {
     /// The same computation with every convolution that is directly followed by a batch-norm merged
     /// with it (weights scaled, bias shifted): one pass over the data instead of two. Gradients and
     /// multipliers are unchanged, since both layers are linear.
-    public func fused() -> Sequential {
+    public func fused() -> Sequential { fusedWithOrigins().fused }
+
+    /// `fused()`, and for each of this chain's layers the index of the fused layer that ends with it;
+    /// nil for a convolution folded together with the batch-norm after it (half of a fused layer).
+    func fusedWithOrigins() -> (fused: Sequential, endingAt: [Int?]) {
         var result: [any Layer] = []
+        var endingAt: [Int?] = []
         for layer in layers {
             if let affine = layer as? ChannelAffineLayer, let conv = result.last as? Conv2dLayer {
                 let folded = foldChannelAffine(intoWeight: conv.weight, bias: conv.bias,
                                                scale: affine.scale, shift: affine.shift)
                 result[result.count - 1] = Conv2dLayer(name: conv.name, weight: folded.weight,
                                                        bias: folded.bias, geometry: conv.geometry)
+                endingAt[endingAt.count - 1] = nil
             } else if let block = layer as? ResidualBlock {
                 result.append(block.fused())
             } else {
                 result.append(layer)
             }
+            endingAt.append(result.count - 1)
         }
-        return Sequential(name: name, layers: result)
+        return (Sequential(name: name, layers: result), endingAt)
     }
 }
 

@@ -62,26 +62,8 @@ public struct Network: Sendable {
             throw LiftCAMError("unexpected tensors for this architecture: \(shown)\(unexpected.count > 5 ? ", … (\(unexpected.count) in all)" : "")")
         }
         self.architecture = architecture
-        (fusedWhole, fusedLayerEndingAt) = Network.fuseModules(modules)
+        (fusedWhole, fusedLayerEndingAt) = Sequential(name: "", layers: modules).fusedWithOrigins()
         inferenceWhole = fusedWhole.mergingReLUs()
-    }
-
-    /// `Sequential.fused()` over the top-level modules, remembering which fused layer each module
-    /// ends in (a convolution followed by its batch-norm ends in none: it is only half of one).
-    private static func fuseModules(_ modules: [any Layer]) -> (Sequential, [Int?]) {
-        var layers: [any Layer] = []
-        var endingAt: [Int?] = []
-        for module in modules {
-            let fused = Sequential(name: "", layers: [module]).fused().layers[0]
-            if module is ChannelAffineLayer, let conv = layers.last as? Conv2dLayer {
-                layers[layers.count - 1] = Sequential(name: "", layers: [conv, module]).fused().layers[0]
-                endingAt[endingAt.count - 1] = nil
-            } else {
-                layers.append(fused)
-            }
-            endingAt.append(layers.count - 1)
-        }
-        return (Sequential(name: "", layers: layers), endingAt)
     }
 
     /// The module paths in order, e.g. for listing valid split points.

@@ -19,12 +19,13 @@ public struct SendableConstPointer<T>: @unchecked Sendable {
 /// `limitWorkerThreads(to:)` asked for fewer.
 public var workerCount: Int { workerThreadLimit }
 
-/// Set once, before any parallel work, by a program that wants fewer threads than cores (the
-/// benchmark's `--threads`); read-only afterwards, which is what makes the unchecked access safe.
+/// Changed only between pieces of work, never while kernels run (the benchmark's `--threads` sets
+/// it before timing and restores it after): that is what makes the unchecked access safe. A program
+/// that runs kernels from several threads at once must not change it meanwhile.
 nonisolated(unsafe) private var workerThreadLimit: Int = processorCount
 
-/// Uses at most `threads` worker threads from now on (at least 1, at most the cores). Call it before
-/// any kernel runs; it is not meant to change while work is in flight.
+/// Uses at most `threads` worker threads from now on (at least 1, at most the cores). Not while
+/// kernels run on other threads (see `workerThreadLimit`).
 public func limitWorkerThreads(to threads: Int) {
     workerThreadLimit = max(1, min(threads, processorCount))
 }
@@ -60,22 +61,3 @@ func activeProcessorCount() -> Int { Int(sysconf(_SC_NPROCESSORS_ONLN)) }
 #else
 func activeProcessorCount() -> Int { 1 }
 #endif
-
-/// Asks the C allocator to serve large blocks from its heap and keep freed memory there, instead of
-/// mapping each large block anew and unmapping it on free (glibc's default above 128 KiB–32 MiB).
-///
-/// Every layer returns a fresh tensor, so with the default each forward pass page-faults its
-/// activations in again: a fifth of Score-CAM's time on VGG16, and of SHAP-CAM's batches, went to
-/// the kernel. A process-wide setting, so the library never calls it itself: the `liftcam` and
-/// `liftcam-bench` executables do, first thing, and a program embedding the library may. Linux
-/// (glibc) only; elsewhere it does nothing.
-public func keepFreedMemoryInHeap() {
-    #if canImport(Glibc)
-    // mallopt is not in Swift's Glibc module (malloc.h), so it is looked up by name; the option
-    // numbers are malloc.h's M_MMAP_MAX (-4) and M_TRIM_THRESHOLD (-1).
-    guard let symbol = dlsym(nil, "mallopt") else { return }
-    let mallopt = unsafeBitCast(symbol, to: (@convention(c) (Int32, Int32) -> Int32).self)
-    _ = mallopt(-4, 0)
-    _ = mallopt(-1, Int32.max)
-    #endif
-}
