@@ -300,7 +300,7 @@ def main():
                 target, met = "≤ 1 s", "yes" if mine <= 1 else "no"
             if arch == "vgg16" and case == "shap_per_ordering":
                 target, met = "≤ 0.1 s", "yes" if mine <= 0.1 else "no"
-            name = "SHAP-CAM, one ordering (after the forward)" if case == "shap_per_ordering" else case
+            name = "SHAP-CAM, one ordering (forward pass left out)" if case == "shap_per_ordering" else case
             rows.append([arch, name, fmt(other), fmt(mine), ratio, target, met])
         maps = ours["maps"]
         notes.append(f"- {arch}: K = {maps['count']:.0f} maps at the default layer, {maps['all_zero']:.0f} of them "

@@ -143,22 +143,22 @@ public struct MapGame: Sendable {
         let p = contributions!, firstBias = decomposition.firstBias
         let outputs = firstBias.count
         var z = Tensor(shape: [rows, outputs])
+        var running = firstBias
         z.storage.withUnsafeMutableBufferPointer { zz in
             p.storage.withUnsafeBufferPointer { pp in
-                var running = firstBias
-                var row = 0
-                for (ordering, wanted) in zip(orderings, steps) {
-                    for o in 0..<outputs { running[o] = firstBias[o] }
-                    var next = 0
-                    for step in 0...ordering.count {
-                        if step > 0 {
-                            let source = ordering[step - 1] * outputs
-                            for o in 0..<outputs { running[o] += pp[source + o] }
-                        }
-                        if next < wanted.count && wanted[next] == step {
-                            for o in 0..<outputs { zz[row * outputs + o] = running[o] }
-                            row += 1
-                            next += 1
+                running.withUnsafeMutableBufferPointer { sum in
+                    let total = sum.baseAddress!
+                    var row = 0
+                    for (ordering, wanted) in zip(orderings, steps) {
+                        total.update(from: firstBias, count: outputs)
+                        var next = 0
+                        for step in 0...ordering.count {
+                            if step > 0 { addScaled(pp.baseAddress! + ordering[step - 1] * outputs, scale: 1, into: total, count: outputs) }
+                            if next < wanted.count && wanted[next] == step {
+                                (zz.baseAddress! + row * outputs).update(from: total, count: outputs)
+                                row += 1
+                                next += 1
+                            }
                         }
                     }
                 }

@@ -6,9 +6,9 @@ let linearStreamingBatchLimit = 4
 
 /// y[n, o] = b[o] + Σ_i x[n, i] · W[o, i], as PyTorch's nn.Linear.
 ///
-/// input `[N, I]`, weight `[O, I]`, bias `[O]` → `[N, O]`. Up to `linearStreamingBatchLimit` items
-/// it is bound by reading W once: rows of W are split over the cores and each row is dotted with
-/// every item in SIMD16. A larger batch is a GEMM `x · Wᵀ` added onto the bias.
+/// input `[N, I]`, weight `[O, I]`, bias `[O]` → `[N, O]`. Up to `linearStreamingBatchLimit` items,
+/// or with fewer than 16 outputs, it is bound by reading W once: rows of W are split over the cores
+/// and each row is dotted with every item in SIMD16. Otherwise a GEMM `x · Wᵀ` added onto the bias.
 public func linear(_ input: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
     let (batch, inFeatures, outFeatures) = checkLinear(input.shape, weight: weight, bias: bias)
     return makeTensor(shape: [batch, outFeatures]) { output in
@@ -17,7 +17,9 @@ public func linear(_ input: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
         input.storage.withUnsafeBufferPointer { inputBuffer in
         weight.storage.withUnsafeBufferPointer { weightBuffer in
             let x = inputBuffer.baseAddress!, w = weightBuffer.baseAddress!  // [N, I], [O, I]
-            if batch <= linearStreamingBatchLimit {
+            // Few items, or few outputs (a head cut to one class): dot products. A GEMM would pad
+            // the outputs to its 16-wide panels and pack every item for a handful of products each.
+            if batch <= linearStreamingBatchLimit || outFeatures < gemmTileColumns {
                 forEachSlice(items: outFeatures, totalWork: batch * outFeatures * inFeatures) { rows in
                     for o in rows {
                         let row = w + o * inFeatures
