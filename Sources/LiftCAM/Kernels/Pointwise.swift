@@ -41,30 +41,16 @@ public func reluNaive(_ x: Tensor) -> Tensor {
 }
 
 /// a + b element by element (the residual addition of a ResNet block); equal shapes.
-public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
-    precondition(a.shape == b.shape, "add: shapes \(a.shape) and \(b.shape) differ")
-    return makeTensor(shape: a.shape) { output in
-        a.storage.withUnsafeBufferPointer { left in
-        b.storage.withUnsafeBufferPointer { right in
-            let first = left.baseAddress!, second = right.baseAddress!, target = output.baseAddress!
-            forEachBlock(count: a.count) { range in
-                var i = range.lowerBound
-                while i + 16 <= range.upperBound {
-                    storeLanes(loadLanes(first + i) + loadLanes(second + i), target + i)
-                    i += 16
-                }
-                while i < range.upperBound {
-                    target[i] = first[i] + second[i]
-                    i += 1
-                }
-            }
-        }}
-    }
-}
+public func add(_ a: Tensor, _ b: Tensor) -> Tensor { elementwiseSum(a, b, clampingAtZero: false) }
 
 /// max(a + b, 0) element by element in one pass: the end of a ResNet block, relu(branch + shortcut).
-public func addReLU(_ a: Tensor, _ b: Tensor) -> Tensor {
-    precondition(a.shape == b.shape, "addReLU: shapes \(a.shape) and \(b.shape) differ")
+public func addReLU(_ a: Tensor, _ b: Tensor) -> Tensor { elementwiseSum(a, b, clampingAtZero: true) }
+
+/// a + b, or max(a + b, 0) when `clampingAtZero`; inlined into both callers with the flag a constant,
+/// so neither loop tests it per element.
+@inline(__always)
+private func elementwiseSum(_ a: Tensor, _ b: Tensor, clampingAtZero: Bool) -> Tensor {
+    precondition(a.shape == b.shape, "\(clampingAtZero ? "addReLU" : "add"): shapes \(a.shape) and \(b.shape) differ")
     return makeTensor(shape: a.shape) { output in
         a.storage.withUnsafeBufferPointer { left in
         b.storage.withUnsafeBufferPointer { right in
@@ -73,12 +59,12 @@ public func addReLU(_ a: Tensor, _ b: Tensor) -> Tensor {
                 var i = range.lowerBound
                 while i + 16 <= range.upperBound {
                     let sum = loadLanes(first + i) + loadLanes(second + i)
-                    storeLanes(sum.replacing(with: 0, where: sum .< 0), target + i)
+                    storeLanes(clampingAtZero ? sum.replacing(with: 0, where: sum .< 0) : sum, target + i)
                     i += 16
                 }
                 while i < range.upperBound {
                     let sum = first[i] + second[i]
-                    target[i] = sum < 0 ? 0 : sum
+                    target[i] = clampingAtZero && sum < 0 ? 0 : sum
                     i += 1
                 }
             }
