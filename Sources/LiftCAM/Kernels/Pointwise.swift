@@ -18,19 +18,25 @@ func forEachBlock(count: Int, _ body: (Range<Int>) -> Void) {
 public func relu(_ x: Tensor) -> Tensor {
     makeTensor(shape: x.shape) { output in
         x.storage.withUnsafeBufferPointer { input in
-            let source = input.baseAddress!, target = output.baseAddress!
-            forEachBlock(count: x.count) { range in
-                var i = range.lowerBound
-                while i + 16 <= range.upperBound {
-                    let value = loadLanes(source + i)
-                    storeLanes(value.replacing(with: 0, where: value .< 0), target + i)
-                    i += 16
-                }
-                while i < range.upperBound {
-                    target[i] = source[i] < 0 ? 0 : source[i]
-                    i += 1
-                }
-            }
+            zeroNegatives(input.baseAddress!, into: output.baseAddress!, count: x.count)
+        }
+    }
+}
+
+/// target[i] = max(source[i], 0), NaN kept; `target` may be `source` (each element is read before
+/// it is written, and by the same iteration).
+@inline(__always)
+private func zeroNegatives(_ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, count: Int) {
+    forEachBlock(count: count) { range in
+        var i = range.lowerBound
+        while i + 16 <= range.upperBound {
+            let value = loadLanes(source + i)
+            storeLanes(value.replacing(with: 0, where: value .< 0), target + i)
+            i += 16
+        }
+        while i < range.upperBound {
+            target[i] = source[i] < 0 ? 0 : source[i]
+            i += 1
         }
     }
 }
@@ -76,19 +82,7 @@ private func elementwiseSum(_ a: Tensor, _ b: Tensor, clampingAtZero: Bool) -> T
 func reluInPlace(_ x: inout Tensor) {
     let count = x.count
     x.storage.withUnsafeMutableBufferPointer { buffer in
-        let values = buffer.baseAddress!
-        forEachBlock(count: count) { range in
-            var i = range.lowerBound
-            while i + 16 <= range.upperBound {
-                let value = loadLanes(values + i)
-                storeLanes(value.replacing(with: 0, where: value .< 0), values + i)
-                i += 16
-            }
-            while i < range.upperBound {
-                if values[i] < 0 { values[i] = 0 }
-                i += 1
-            }
-        }
+        zeroNegatives(buffer.baseAddress!, into: buffer.baseAddress!, count: count)
     }
 }
 
