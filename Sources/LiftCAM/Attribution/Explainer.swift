@@ -100,14 +100,15 @@ public struct Explainer: Sendable {
             throw LiftCAMError("target class \(target) is out of range: this network has \(logits.count) classes (0…\(logits.count - 1))")
         }
         let head = targetHead(network.head, target: target)
-        let decomposition = headDecomposition?.targeted(target)
+        // Cut to the class only by the methods that use it (LIFT-CAM and the map game).
+        func targetedDecomposition() -> HeadDecomposition? { headDecomposition?.targeted(target) }
         func mapGame() -> MapGame {
-            guard let decomposition else { return MapGame(activations: activations, head: head) }
+            guard let decomposition = targetedDecomposition() else { return MapGame(activations: activations, head: head) }
             return MapGame(activations: activations, head: head, decomposition: decomposition)
         }
         switch method {
         case .lift:
-            return decomposition?.liftCoefficients() ?? liftCAMCoefficients(head: head, activations: activations)
+            return targetedDecomposition()?.liftCoefficients() ?? liftCAMCoefficients(head: head, activations: activations)
         case .gradcam:
             return gradCAMCoefficients(gradient: headGradient(head: head, activations: activations))
         case .gradcampp:
