@@ -21,14 +21,17 @@ let package = Package(
     name: "LiftCAM",
     products: [
         .library(name: "LiftCAM", targets: ["LiftCAM"]),
+        .library(name: "LiftCAMCore", targets: ["LiftCAMCore"]),
         .library(name: "LiftCAMImaging", targets: ["LiftCAMImaging"]),
         .executable(name: "liftcam", targets: ["liftcam"]),
         .executable(name: "liftcam-bench", targets: ["liftcam-bench"]),
         .executable(name: "liftcam-fuzz", targets: ["liftcam-fuzz"]),
     ],
     targets: [
-        // The engine and the paper: standard library, Dispatch and the C library only.
-        .target(name: "LiftCAM", swiftSettings: fastMath),
+        // The engine and the paper, importing nothing: builds as Embedded Swift too (ARCHITECTURE.md).
+        .target(name: "LiftCAMCore", swiftSettings: fastMath),
+        // The platform layer: files, threads, clock (the C library and Dispatch); re-exports the core.
+        .target(name: "LiftCAM", dependencies: ["LiftCAMCore"], swiftSettings: fastMath),
         // Image codecs (PNG with its own inflate/deflate, PPM), colormaps: standard library only.
         .target(name: "LiftCAMImaging", swiftSettings: fastMath),
         // The command-line tool as a library, so tests can run it in-process.

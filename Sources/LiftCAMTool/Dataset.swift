@@ -101,7 +101,7 @@ struct Manifest {
         guard access(filePath, R_OK) == 0 else { throw bad("\(file): cannot read: \(String(cString: strerror(errno)))") }
         var inputShape = check.imageInputShape
         if suffix == "npy" {
-            do {
+            do throws(LiftCAMError) {
                 let header = try readNPYHeader(path: filePath)
                 inputShape = header.shape.count == 4 && header.shape[0] == 1 ? Array(header.shape.dropFirst()) : header.shape
                 guard inputShape.count == 3, inputShape[0] == 3 || inputShape[0] == 1 else {
@@ -111,7 +111,7 @@ struct Manifest {
                     throw LiftCAMError("the tensor \(header.shape) is empty or larger than \(maximumInputSide) pixels a side")
                 }
                 _ = try check.network.checkInput(shape: inputShape)
-            } catch let error as LiftCAMError {
+            } catch {
                 let message = error.description.hasPrefix(filePath + ": ") ? String(error.description.dropFirst(filePath.count + 2)) : error.description
                 throw bad("\(file): \(message)")
             }

@@ -71,7 +71,8 @@ enum EvaluateCommand {
         for index in shard.indices(rowCount: manifest.rows.count, limit: limit) {
             do {
                 items.append(try manifest.item(index, check: check))
-            } catch let error as LiftCAMError {
+            } catch {
+                guard let error = error as? LiftCAMError else { throw error }
                 skipped.append(SkippedRow(index: index, row: manifest.rows[index].line, problem: error.description))
             }
         }
@@ -81,7 +82,7 @@ enum EvaluateCommand {
         }
         for row in skipped { console.printError("skipping \(row.problem)") }
         if items.contains(where: { !$0.path.lowercased().hasSuffix(".npy") }) {
-            do { _ = try split.activationShape(forInput: check.imageInputShape) } catch let error as LiftCAMError {
+            do throws(LiftCAMError) { _ = try split.activationShape(forInput: check.imageInputShape) } catch {
                 throw ToolError.failure("images preprocessed to \(preprocessing.height)×\(preprocessing.width) do not fit the network: \(error.description)")
             }
         }
@@ -103,7 +104,8 @@ enum EvaluateCommand {
             let explainer: Explainer
             do {
                 explainer = try evaluator.explainer(for: item)
-            } catch let error as LiftCAMError {
+            } catch {
+                guard let error = error as? LiftCAMError else { throw error }
                 let problem = "\(manifest.path) row \(item.row): \(error.description)"
                 guard skipBad else { throw ToolError.failure("\(problem); nothing was written (--skip-bad leaves it out)") }
                 console.printError("skipping \(problem)")

@@ -26,9 +26,9 @@ struct MethodSpec: Equatable {
                 }
                 found = [MethodSpec(key: "shap:\(orderings)", method: .shap, orderings: orderings)]
             } else {
-                do {
+                do throws(LiftCAMError) {
                     found = try CAMMethod.parseList(name).map { MethodSpec(key: $0.rawValue, method: $0, orderings: nil) }
-                } catch let error as LiftCAMError {
+                } catch {
                     throw ToolError.failure(error.description + ", shap:N")
                 }
             }
@@ -98,10 +98,11 @@ struct ImageEvaluator {
         let target = targetMode == .label ? item.label : explainer.predictedClass
         var reference: [Float]?
         if referenceOrderings > 0 {
-            do {
+            do throws(LiftCAMError) {
                 reference = try explainer.coefficients(.shap, target: target,
                                                        options: MethodOptions(orderings: referenceOrderings, seed: referenceSeed))
-            } catch let error as LiftCAMError where error.description.hasPrefix("--orderings") {
+            } catch {
+                guard error.description.hasPrefix("--orderings") else { throw error }
                 // The limit is the same, but the option the user gave is the reference's.
                 throw LiftCAMError("--reference-orderings" + error.description.dropFirst("--orderings".count))
             }

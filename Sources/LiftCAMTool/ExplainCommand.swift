@@ -59,7 +59,7 @@ enum ExplainCommand {
     }
 
     static func parseMethods(_ text: String) throws -> [CAMMethod] {
-        do { return try CAMMethod.parseList(text) } catch let error as LiftCAMError { throw ToolError.failure(error.description) }
+        do throws(LiftCAMError) { return try CAMMethod.parseList(text) } catch { throw ToolError.failure(error.description) }
     }
 
     /// --orderings, --seed, --lime-samples and --xgrad-normalized.

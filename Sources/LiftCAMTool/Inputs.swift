@@ -15,9 +15,10 @@ let networkOptions = [
 func loadNetwork(arch: String, weights: String) throws -> Network {
     let architecture = try Architecture.resolve(arch)
     let directory = try WeightDirectory(path: weights)
-    do {
+    do throws(LiftCAMError) {
         return try Network(architecture: architecture, weights: directory)
-    } catch let error as LiftCAMError where !error.description.hasPrefix(weights) {
+    } catch {
+        guard !error.description.hasPrefix(weights) else { throw error }
         throw LiftCAMError.file(weights, error.description)
     }
 }
@@ -129,9 +130,9 @@ func loadInput(path: String, preprocessing: Preprocessing) throws -> LoadedInput
 
 /// Checks that an input read from `path` fits the network, naming the file when it does not.
 func checkInput(_ input: Tensor, fits network: Network, path: String) throws {
-    do {
+    do throws(LiftCAMError) {
         _ = try network.checkInput(shape: input.shape)
-    } catch let error as LiftCAMError {
+    } catch {
         throw LiftCAMError.file(path, error.description)
     }
 }

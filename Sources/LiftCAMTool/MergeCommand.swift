@@ -18,9 +18,10 @@ enum MergeCommand {
         guard !files.isEmpty else { throw ToolError.usage("give the files that 'liftcam evaluate --json' wrote") }
         let parts = try files.map { file in
             let json: JSONValue
-            do {
+            do throws(LiftCAMError) {
                 json = try JSONValue.parse(String(decoding: try readFileBytes(file), as: UTF8.self))
-            } catch let error as LiftCAMError where !error.description.hasPrefix(file) {
+            } catch {
+                guard !error.description.hasPrefix(file) else { throw error }
                 throw LiftCAMError.file(file, error.description)
             }
             return try EvaluationResults(json: json, file: file)

@@ -31,6 +31,7 @@ public enum Tool {
     }
 
     static func run(_ arguments: [String], console: Console) -> Int32 {
+        usePlatformServices()
         guard let name = arguments.first, !["--help", "-h", "help"].contains(name) else {
             console.print(overview)
             return arguments.isEmpty ? 2 : 0

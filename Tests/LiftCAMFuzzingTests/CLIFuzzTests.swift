@@ -7,7 +7,7 @@ import XCTest
 /// Mutated files through the real `liftcam` executable, one process per case: every run exits 0
 /// or 1 within 20 s, a failure is one line naming the damaged file, and a failed run leaves no
 /// output file (nor a temporary) behind. LIFTCAM_FUZZ_CLI_CASES=N sets the cases per input kind.
-final class CLIFuzzTests: XCTestCase {
+final class CLIFuzzTests: PlatformTestCase {
     static var casesPerKind: Int { ProcessInfo.processInfo.environment["LIFTCAM_FUZZ_CLI_CASES"].flatMap(Int.init) ?? 100 }
 
     func testMutatedFilesThroughTheCommandLine() throws {

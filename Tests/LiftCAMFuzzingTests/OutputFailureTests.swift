@@ -5,7 +5,7 @@ import XCTest
 
 /// Writes that fail midway (a file-size limit, a full disk, a read-only folder) and runs killed
 /// midway: the tool exits 1 with one line, and no output file is ever half-written.
-final class OutputFailureTests: XCTestCase {
+final class OutputFailureTests: PlatformTestCase {
     private var workspace: CLIWorkspace!
 
     override func setUpWithError() throws { workspace = try CLIWorkspace() }

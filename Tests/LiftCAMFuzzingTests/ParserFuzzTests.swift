@@ -7,7 +7,7 @@ import XCTest
 /// Every parser on seeded mutations of valid files, in-process: each case ends in a valid result
 /// or a one-line error naming the file within 1 s, and the run's peak memory stays bounded.
 /// LIFTCAM_FUZZ_CASES=N runs N cases per parser instead of the CI's 20 000 (or use liftcam-fuzz).
-final class ParserFuzzTests: XCTestCase {
+final class ParserFuzzTests: PlatformTestCase {
     static let seed: UInt64 = 20_211_011
     static var cases: Int { ProcessInfo.processInfo.environment["LIFTCAM_FUZZ_CASES"].flatMap(Int.init) ?? 20_000 }
     private static let workspace = try! FuzzWorkspace()
@@ -49,7 +49,7 @@ final class ParserFuzzTests: XCTestCase {
 
 /// Headers that claim far more data than the file holds are refused before anything that size is
 /// allocated: the exact message, and the process's peak memory does not grow by the claim.
-final class AllocationLimitTests: XCTestCase {
+final class AllocationLimitTests: PlatformTestCase {
     /// Runs `body`, which must throw `message`, and checks the peak resident size grew < 64 MiB.
     private func assertRefusedCheaply(_ message: String, file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Void) {
         let before = peakResidentKiB()

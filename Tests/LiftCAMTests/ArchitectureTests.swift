@@ -4,7 +4,7 @@ import XCTest
 
 /// Architecture files, torchvision names and splits: what is accepted, and the one-line errors for
 /// what is not.
-final class ArchitectureTests: XCTestCase {
+final class ArchitectureTests: PlatformTestCase {
     func write(_ text: String) throws -> String {
         let path = NSTemporaryDirectory() + "arch-\(UUID().uuidString).json"
         try text.write(toFile: path, atomically: true, encoding: .utf8)

@@ -5,7 +5,7 @@ import XCTest
 
 /// A weight directory rewritten while it is being read: every file is replaced by rename, so a
 /// reader sees each tensor whole, old or new, never a truncated or mixed file.
-final class ConcurrentWeightsTests: XCTestCase {
+final class ConcurrentWeightsTests: PlatformTestCase {
     func testReadersNeverSeeHalfWrittenWeightFiles() throws {
         let root = NSTemporaryDirectory() + "liftcam-concurrent-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: root) }

@@ -4,7 +4,7 @@ import XCTest
 
 /// Every method on maps that carry no information (all-zero activations, constant maps) and a
 /// target of probability 0: the results SPEC.md defines ("Degenerate inputs"), never NaN.
-final class DegenerateMapTests: XCTestCase {
+final class DegenerateMapTests: PlatformTestCase {
     /// conv-ReLU-pool-conv-ReLU, K = 6 maps of 6 × 6 at features.4, 3 classes, input 3 × 12 × 12.
     private let architecture = Architecture.vgg(VGGConfiguration(config: [.convolution(4), .maxPool, .convolution(6)], batchNorm: false,
                                                                  pool: (2, 2), classifier: [8], classes: 3, inputShape: [3, 12, 12]))
@@ -103,7 +103,7 @@ final class DegenerateMapTests: XCTestCase {
 }
 
 /// NaN and infinities are refused where they enter, by name and position.
-final class NonFiniteValueTests: XCTestCase {
+final class NonFiniteValueTests: PlatformTestCase {
     /// The finder against a naive scan, with the bad value at block edges (4095, 4096) and the end.
     func testFirstNonFiniteElementMatchesANaiveScan() {
         for (position, value) in [(0, Float.nan), (4095, .infinity), (4096, -.infinity), (9999, .nan), (5000, Float(bitPattern: 0x7FC0_0001))] {

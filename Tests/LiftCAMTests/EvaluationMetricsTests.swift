@@ -6,7 +6,7 @@ import XCTest
 /// The network: input [1, 2, 2]; features.0 is a 3×3 convolution whose first output channel copies
 /// the centre pixel and whose second is zero; ReLU; a 1×1 average pool; one Linear with
 /// W = [[1, 0], [0, 0]]. So logits = (mean(relu(x)), 0) and P(class 0) = σ(mean(relu(x))).
-final class EvaluationMetricsTests: XCTestCase {
+final class EvaluationMetricsTests: PlatformTestCase {
     func sigmoid(_ z: Double) -> Double { 1 / (1 + exp(-z)) }
 
     func makeNetwork() throws -> SplitNetwork {

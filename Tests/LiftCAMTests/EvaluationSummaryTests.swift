@@ -2,7 +2,7 @@ import LiftCAM
 import XCTest
 
 /// `MethodSummary` over per-image measures, and over repeated runs (Table 1), on hand-computed values.
-final class EvaluationSummaryTests: XCTestCase {
+final class EvaluationSummaryTests: PlatformTestCase {
     func measures(_ y: Double, _ o: Double, _ d: Double, insertion: Double, deletion: Double,
                   pointing: Double?, cosine: Double?, seconds: Double) -> ImageMeasures {
         ImageMeasures(original: y, explanation: o, deletion: d, insertionAUC: insertion, deletionAUC: deletion,

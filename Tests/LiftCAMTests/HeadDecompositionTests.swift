@@ -4,7 +4,7 @@ import XCTest
 /// The head's per-map decomposition (HeadDecomposition) against the literal computations it
 /// reorders: the blockwise kernel against its naive twin, F(A) against the head's forward pass, and
 /// the fast LIFT-CAM coefficients against the literal DeepLIFT backward pass (Eq 7).
-final class HeadDecompositionTests: XCTestCase {
+final class HeadDecompositionTests: PlatformTestCase {
     /// A random head of one of the shapes CAM heads have: per-map layers (max-pool 2×2, or 3×3
     /// stride 2 with padding 1 in ceil mode, whose windows overlap; a plain average pool; ReLU;
     /// dropout), an adaptive average pool, flatten, then one to three Linear layers with ReLUs

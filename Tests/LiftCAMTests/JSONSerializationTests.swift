@@ -4,7 +4,7 @@ import XCTest
 /// Writing JSON text: number formatting (integral without ".0", shortest round-trip digits for
 /// Double and Float, non-finite as null), string escapes, key order, the pretty layout, and
 /// parse(serialize(x)) == x.
-final class JSONSerializationTests: XCTestCase {
+final class JSONSerializationTests: PlatformTestCase {
     func testDoublesPrintIntegralWithoutPointAndOthersShortest() {
         let numbers: [Double] = [1, -0.0, 0, 1e-7, 1.5e300, 0.1, 123456789, 1e15, 1e16, 2.5, -1234.5,
                                  .leastNonzeroMagnitude, .nan, .infinity, -.infinity]

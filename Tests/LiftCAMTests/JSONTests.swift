@@ -3,7 +3,7 @@ import XCTest
 
 /// Parsing JSON text (RFC 8259): values, escapes, numbers, nesting, and every error's exact line,
 /// column and wording.
-final class JSONTests: XCTestCase {
+final class JSONTests: PlatformTestCase {
     func testParsesEveryKindOfValueKeepingKeyOrder() throws {
         let text = """
             {"z": [1, 2.5, true, false, null, "x", [], {}], "a": {"nested": {"deep": -3}}, "m": ""}

@@ -3,7 +3,7 @@
 import LiftCAM
 import XCTest
 
-final class KernelConvolutionTests: XCTestCase {
+final class KernelConvolutionTests: PlatformTestCase {
     /// A random layer: kernels 1×1, 3×3, 5×5, 7×7, 1×3, 3×1; strides 1–3; paddings 0–3; batch 1–3;
     /// odd sizes; the input grown where needed so the output has at least one element.
     private func randomLayer(_ random: inout KernelTestRandom) -> (shape: Conv2dShape, batch: Int, height: Int, width: Int) {

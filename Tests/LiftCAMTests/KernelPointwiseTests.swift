@@ -3,7 +3,7 @@
 import LiftCAM
 import XCTest
 
-final class KernelPointwiseTests: XCTestCase {
+final class KernelPointwiseTests: PlatformTestCase {
     /// Random shapes with odd sizes; some long enough to be split over the cores.
     private func randomShape(_ random: inout KernelTestRandom) -> [Int] {
         [random.int(1 ... 3), random.pick([1, 3, 16, 17]), random.pick([1, 7, 33, 100]), random.pick([1, 5, 16, 31, 224])]

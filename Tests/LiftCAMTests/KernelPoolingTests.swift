@@ -3,7 +3,7 @@
 import LiftCAM
 import XCTest
 
-final class KernelPoolingTests: XCTestCase {
+final class KernelPoolingTests: PlatformTestCase {
     /// A random pool within PyTorch's limits (padding ≤ kernel / 2), on odd sizes.
     private func randomPool(_ random: inout KernelTestRandom) -> (shape: Pool2dShape, input: [Int]) {
         let kernelHeight = random.int(1 ... 5), kernelWidth = random.pick([1, 2, 3, kernelHeight])

@@ -49,7 +49,7 @@ func innerProduct(_ a: [Float], _ b: [Float]) -> Double {
     zip(a, b).reduce(0) { $0 + Double($1.0) * Double($1.1) }
 }
 
-final class KernelTwinTests: XCTestCase {
+final class KernelTwinTests: PlatformTestCase {
     /// Runs `gemm` or `gemmNaive` on row-major buffers with leading dimensions.
     private func multiply(_ fast: Bool, m: Int, n: Int, k: Int, a: [Float], lda: Int, transA: Bool,
                           b: [Float], ldb: Int, transB: Bool, c: [Float], ldc: Int, accumulate: Bool) -> [Float] {

@@ -3,7 +3,7 @@ import XCTest
 
 /// The per-method formulas on values small enough to check by hand, and the identities that tie the
 /// methods together (Section 3.5).
-final class MethodDefinitionTests: XCTestCase {
+final class MethodDefinitionTests: PlatformTestCase {
     /// Two 1×2 maps with hand-picked gradients.
     let maps = Tensor(shape: [2, 1, 2], storage: [1, 3, 2, 0])
     let gradient = Tensor(shape: [2, 1, 2], storage: [0.5, -1, 0, 2])
@@ -26,7 +26,7 @@ final class MethodDefinitionTests: XCTestCase {
     func testLRPEqualsInputTimesGradientWithoutBiases() throws {
         struct NoBiases: WeightSource {
             let inner = RandomWeights(seed: 4)
-            func tensor(_ key: String, shape: [Int]) throws -> Tensor {
+            func tensor(_ key: String, shape: [Int]) throws(LiftCAMError) -> Tensor {
                 key.hasSuffix(".bias") ? Tensor(shape: shape) : try inner.tensor(key, shape: shape)
             }
             func unusedKeys(requested: Set<String>) -> [String] { [] }

@@ -5,7 +5,7 @@ import XCTest
 /// Files written by numpy 2.4 (Fixtures/npy/make_npy_fixtures.py states how each was made): the
 /// reader must decode them to exactly the values numpy stored, refuse the unsupported ones with
 /// their one-line reasons, and `encodeNPY` must reproduce np.save's bytes.
-final class NPYFixtureTests: XCTestCase {
+final class NPYFixtureTests: PlatformTestCase {
     /// (np.arange(24, dtype=np.float32).reshape(2, 3, 4) - 11.5) / 7, computed in float32 as numpy does.
     private let arangeValues: [Float] = (0..<24).map { (Float($0) - 11.5) / 7 }
 

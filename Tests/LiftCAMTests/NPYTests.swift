@@ -4,7 +4,7 @@ import XCTest
 
 /// NPY encoding round trips and the reader's handling of hand-made headers: every accepted
 /// spelling of the header dict and every refusal, with its exact one-line message.
-final class NPYTests: XCTestCase {
+final class NPYTests: PlatformTestCase {
     // MARK: Round trips
 
     func testEncodeDecodeRoundTripKeepsEveryBit() throws {

@@ -2,7 +2,7 @@ import LiftCAM
 import XCTest
 
 /// The paper's claims about LIFT-CAM and SHAP values, as assertions.
-final class PaperClaimsTests: XCTestCase {
+final class PaperClaimsTests: PlatformTestCase {
     /// Eq 8: Σ_k α_k^lift = F^c(A) − F^c(0), on nonlinear heads: VGG's (max-pool, adaptive pool,
     /// ReLU, linear), a VGG split early with batch-norm, convolutions and max-pools in the head, and a
     /// ResNet split at layer2 whose head holds residual blocks. Tolerance 1e-5 relative to the larger

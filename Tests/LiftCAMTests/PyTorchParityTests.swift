@@ -8,7 +8,7 @@ import XCTest
 /// activations, gradients, DeepLIFT contributions and coefficients agree to 1e-4 relative
 /// (max |Δ| / max |reference|); maps likewise; the metrics' probabilities Y, O, D to 1e-4 absolute,
 /// curve steps to 1e-2 and AUCs to 1e-3 (near-tied pixels may swap ranks), the pointing game to 0.01 %.
-final class PyTorchParityTests: XCTestCase {
+final class PyTorchParityTests: PlatformTestCase {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
 
@@ -150,7 +150,7 @@ final class PyTorchParityTests: XCTestCase {
 /// (Fixtures' tiny_vgg: K = 10 maps, max-pool, adaptive pool and two hidden layers): over the first
 /// 20 images of the fixture dataset, LIFT-CAM's coefficients are closer in cosine to the exact SHAP
 /// values (Eq 6) than Grad-CAM's and Grad-CAM++'s, on average and on most images.
-final class LiftApproximatesSHAPTests: XCTestCase {
+final class LiftApproximatesSHAPTests: PlatformTestCase {
     func testLiftIsClosestToExactSHAPOnATrainedNonlinearHead() throws {
         let fixtures = PyTorchParityTests.fixtures
         let model = fixtures.appendingPathComponent("models/tiny_vgg")

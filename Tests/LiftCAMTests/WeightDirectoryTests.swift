@@ -5,7 +5,7 @@ import XCTest
 
 /// A directory of one NPY file per state-dict key: reading it back, skipping integer step
 /// counters, and the messages for missing, mis-shaped and unexpected tensors.
-final class WeightDirectoryTests: XCTestCase {
+final class WeightDirectoryTests: PlatformTestCase {
     private var root = ""
 
     override func setUpWithError() throws {
@@ -132,7 +132,7 @@ final class WeightDirectoryTests: XCTestCase {
 }
 
 /// Support/FileIO.swift: whole-file reads, atomic writes, directory listing and creation.
-final class FileIOTests: XCTestCase {
+final class FileIOTests: PlatformTestCase {
     private var root = ""
 
     override func setUpWithError() throws {

@@ -5,7 +5,7 @@ import Foundation
 import LiftCAM
 import XCTest
 
-final class WinogradConvolutionTests: XCTestCase {
+final class WinogradConvolutionTests: PlatformTestCase {
     /// Tolerance of every comparison: max |Δ| ≤ 1e-4 · (1 + max |reference|). The transforms scale
     /// values by up to 8 (Aᵀ) and 5 (Bᵀ) before the sums, so the error is larger than im2col's (whose
     /// tests use 1e-5); 1e-4 is the bound on the logits.
@@ -129,7 +129,7 @@ final class WinogradConvolutionTests: XCTestCase {
 /// Networks' forward passes (Winograd convolutions, ReLUs applied inside the convolutions, add+ReLU
 /// at the end of residual blocks) against the modules evaluated one by one with the direct
 /// convolution `conv2d` and separate ReLU and addition kernels.
-final class WinogradNetworkTests: XCTestCase {
+final class WinogradNetworkTests: PlatformTestCase {
     /// The reference: `conv2d` (im2col + GEMM) for every convolution, everything else layer by layer.
     /// Counts the convolutions on which `Conv2dLayer` would take the Winograd path.
     private func directForward(_ layer: any Layer, _ x: Tensor, winogradLayers: inout Int) -> Tensor {

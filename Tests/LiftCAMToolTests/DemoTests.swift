@@ -5,7 +5,7 @@ import XCTest
 
 /// `liftcam demo`: on a stand-in Fixtures folder built here (found through $LIFTCAM_FIXTURES), and
 /// on the repository's real Fixtures when they are there.
-final class DemoTests: XCTestCase {
+final class DemoTests: PlatformTestCase {
     var directory = ""
 
     override func setUpWithError() throws { directory = try makeTemporaryDirectory() }

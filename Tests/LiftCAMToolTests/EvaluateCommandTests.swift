@@ -88,7 +88,7 @@ final class Captured: @unchecked Sendable {
     var text: String { lock.withLock { parts.joined() } }
 }
 
-final class EvaluateCommandTests: XCTestCase {
+final class EvaluateCommandTests: PlatformTestCase {
     /// The JSON's numbers against the same definitions computed here from the library's metric
     /// functions, image by image: Explainer → α (LIFT-CAM) → s(u(L)) → Y, O, D, curves, Eq 15, and
     /// the cosine to SHAP-CAM with 50 orderings (seed 0 + 1000003, the default reference seed). Agreement within 1e-12.

@@ -5,7 +5,7 @@ import XCTest
 
 /// `--shard` + `liftcam merge` give exactly one run's numbers; merge refuses mixed or overlapping
 /// shards; `--repeats` is the mean of single-seed runs (Table 1).
-final class EvaluateMergeTests: XCTestCase {
+final class EvaluateMergeTests: PlatformTestCase {
     /// The metric keys that do not depend on the clock.
     static let metricKeys = ["iic", "ad", "add", "insertion_auc", "deletion_auc", "energy_pointing_game", "cosine_to_shap", "runs"]
 

@@ -6,7 +6,7 @@ import XCTest
 /// (Fixtures/evaluate_reference.py) on the first 24 images of the fixture dataset, with the trained
 /// VGG-style network: IIC, AD, ADD and the pointing game within 0.1 on the percentage scale, the
 /// insertion and deletion AUCs within 1e-3.
-final class EvaluatePyTorchParityTests: XCTestCase {
+final class EvaluatePyTorchParityTests: PlatformTestCase {
     func testEvaluateMatchesPyTorchOnTheFixtureDataset() throws {
         let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Fixtures").path

@@ -6,7 +6,7 @@ import XCTest
 /// `liftcam explain --out DIR`: the files per method and report.html, checked against the library
 /// called directly (the input is a 12 × 12 PNG with --no-normalize, so x = p/255 exactly and the
 /// overlay's base picture is the PNG itself).
-final class ReportOutputTests: XCTestCase {
+final class ReportOutputTests: PlatformTestCase {
     var directory = ""
     var model: TinyModel!
     var picture: Image!

@@ -5,7 +5,7 @@ import XCTest
 
 /// `liftcam forward` and `liftcam explain --json` end to end on a tiny random network on disk,
 /// against the library called directly on the same tensor.
-final class ToolJSONTests: XCTestCase {
+final class ToolJSONTests: PlatformTestCase {
     var directory = ""
     var model: TinyModel!
     var input = Tensor(shape: [3, 12, 12])

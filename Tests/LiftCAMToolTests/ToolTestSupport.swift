@@ -131,7 +131,7 @@ func reportTableRows(_ html: String, header: String) -> [[String]] {
 
 /// A test case with a fresh temporary directory holding the tiny network (`model`) and a 12×12
 /// picture (`pngPath`), removed after each test.
-class TinyModelTestCase: XCTestCase {
+class TinyModelTestCase: PlatformTestCase {
     var directory = ""
     var model: TinyModel!
     var pngPath = ""

@@ -1,5 +1,6 @@
-// Reading and writing whole files with the C library only (the library target does not import
-// Foundation). Every failure becomes a one-line `LiftCAMError.file(path, problem)`.
+// The core's `FileSystem` on POSIX, with the C library only (the library target does not import
+// Foundation), and the file functions the tool and tests call. Every failure becomes a one-line
+// `LiftCAMError.file(path, problem)`.
 
 #if canImport(Glibc)
 import Glibc
@@ -8,12 +9,47 @@ import Darwin
 #endif
 import Dispatch
 
+/// Files through the C library's open/read/stat/readdir/rename.
+public struct POSIXFileSystem: FileSystem {
+    public init() {}
+
+    public func openForReading(_ path: String) throws(LiftCAMError) -> POSIXFile {
+        try POSIXFile(path)
+    }
+
+    public func kind(of path: String) -> PathKind {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return .missing }
+        return (info.st_mode & S_IFMT) == S_IFDIR ? .directory : .file
+    }
+
+    public func namesInDirectory(_ path: String) throws(LiftCAMError) -> [String] {
+        guard let directory = opendir(path) else {
+            let problem = errno == ENOENT ? "no such directory"
+                : errno == ENOTDIR ? "is not a directory" : "cannot list: \(lastErrorText())"
+            throw LiftCAMError.file(path, problem)
+        }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    public func writeAtomically(_ path: String, bytes: [UInt8]) throws(LiftCAMError) {
+        try writeFileAtomically(path, bytes: bytes)
+    }
+}
+
 /// The whole file as bytes.
 ///
 /// Throws `LiftCAMError.file(path, "no such file")`, `"is a directory"` or `"cannot read: <strerror>"`.
-public func readFileBytes(_ path: String) throws -> [UInt8] {
-    let file = try ReadableFile(path)
-    return try file.readToEnd()
+public func readFileBytes(_ path: String) throws(LiftCAMError) -> [UInt8] {
+    try POSIXFileSystem().readFile(path)
 }
 
 /// Writes `bytes` so that `path` holds either its old content or all of the new, never a part.
@@ -22,7 +58,7 @@ public func readFileBytes(_ path: String) throws -> [UInt8] {
 /// file system), are flushed with fsync, and the temporary then replaces `path` with rename(2), which
 /// is atomic. On any failure the temporary is removed and `path` is left as it was. A symbolic
 /// link at `path` is replaced by the new file, not written through.
-public func writeFileAtomically(_ path: String, bytes: [UInt8]) throws {
+public func writeFileAtomically(_ path: String, bytes: [UInt8]) throws(LiftCAMError) {
     if isDirectory(path) { throw LiftCAMError.file(path, "is a directory") }
     var fd: Int32 = -1
     var temporary = ""
@@ -56,43 +92,27 @@ public func writeFileAtomically(_ path: String, bytes: [UInt8]) throws {
 }
 
 /// Writes `text` as UTF-8, atomically (see `writeFileAtomically(_:bytes:)`).
-public func writeFileAtomically(_ path: String, text: String) throws {
+public func writeFileAtomically(_ path: String, text: String) throws(LiftCAMError) {
     try writeFileAtomically(path, bytes: Array(text.utf8))
 }
 
 /// Whether anything (file, directory, ...) exists at `path`, following symbolic links.
 public func fileExists(_ path: String) -> Bool {
-    var info = stat()
-    return stat(path, &info) == 0
+    POSIXFileSystem().kind(of: path) != .missing
 }
 
 /// Whether `path` is a directory (or a symbolic link to one).
 public func isDirectory(_ path: String) -> Bool {
-    var info = stat()
-    return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    POSIXFileSystem().kind(of: path) == .directory
 }
 
 /// The names in a directory, sorted by their bytes, without "." and "..".
-public func listDirectory(_ path: String) throws -> [String] {
-    guard let directory = opendir(path) else {
-        let problem = errno == ENOENT ? "no such directory"
-            : errno == ENOTDIR ? "is not a directory" : "cannot list: \(lastErrorText())"
-        throw LiftCAMError.file(path, problem)
-    }
-    defer { closedir(directory) }
-    var names: [String] = []
-    while let entry = readdir(directory) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-        }
-        if name != "." && name != ".." { names.append(name) }
-    }
-    // Byte order (not locale order), so listings are the same on every machine.
-    return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+public func listDirectory(_ path: String) throws(LiftCAMError) -> [String] {
+    try POSIXFileSystem().listDirectory(path)
 }
 
 /// Creates `path` and any missing parents, like `mkdir -p`; an existing directory is fine.
-public func makeDirectory(_ path: String) throws {
+public func makeDirectory(_ path: String) throws(LiftCAMError) {
     if isDirectory(path) { return }
     if fileExists(path) { throw LiftCAMError.file(path, "exists and is not a directory") }
     let parent = parentDirectory(of: path)
@@ -103,44 +123,19 @@ public func makeDirectory(_ path: String) throws {
     }
 }
 
-/// `directory/name`, without doubling a trailing slash.
-func joinPath(_ directory: String, _ name: String) -> String {
-    directory.hasSuffix("/") ? directory + name : directory + "/" + name
-}
-
-/// The path up to its last "/", "." for a bare name, "/" for a child of the root.
-func parentDirectory(of path: String) -> String {
-    var trimmed = Substring(path)
-    while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
-    guard let slash = trimmed.lastIndex(of: "/") else { return "." }
-    if slash == trimmed.startIndex { return "/" }
-    return String(trimmed[..<slash])
-}
-
 /// The C library's text for the current `errno`.
 func lastErrorText() -> String {
     String(cString: strerror(errno))
 }
 
-/// `text` with control characters shown as "?", so that strings taken from damaged input (a key
-/// in an NPY header, an escaped "\n" in a JSON key) cannot break an error message over lines:
-/// C0 and C1 controls (NEL, U+0085, among them) and the Unicode line and paragraph separators
-/// U+2028 and U+2029, which some terminals and log readers also break lines at.
-public func oneLine(_ text: some StringProtocol) -> String {
-    String(String.UnicodeScalarView(text.unicodeScalars.map { scalar in
-        let value = scalar.value
-        return value < 0x20 || (0x7F...0x9F).contains(value) || value == 0x2028 || value == 0x2029 ? "?" : scalar
-    }))
-}
-
 /// An open file descriptor for reading, closed when the value goes away (also on a thrown error).
-final class ReadableFile {
-    let path: String
+public final class POSIXFile: ReadableFile {
+    public let path: String
     let descriptor: Int32
     /// The size fstat reported when the file was opened.
-    let size: Int
+    public let size: Int
 
-    init(_ path: String) throws {
+    init(_ path: String) throws(LiftCAMError) {
         self.path = path
         descriptor = open(path, O_RDONLY | O_CLOEXEC)
         if descriptor < 0 {
@@ -162,7 +157,7 @@ final class ReadableFile {
     deinit { close(descriptor) }
 
     /// Reads until `buffer` is full or the file ends; returns the number of bytes read.
-    func fill(_ buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+    public func fill(_ buffer: UnsafeMutableRawBufferPointer) throws(LiftCAMError) -> Int {
         guard let base = buffer.baseAddress else { return 0 }
         var filled = 0
         while filled < buffer.count {
@@ -175,32 +170,6 @@ final class ReadableFile {
             filled += n
         }
         return filled
-    }
-
-    /// Reads exactly `count` bytes or throws "cannot read: the file ended early".
-    func readExactly(_ count: Int) throws -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
-        let got = try bytes.withUnsafeMutableBytes { try fill($0) }
-        if got != count { throw LiftCAMError.file(path, "cannot read: the file ended early") }
-        return bytes
-    }
-
-    /// Everything from the current position to the end of the file.
-    func readToEnd() throws -> [UInt8] {
-        // One read of the size fstat gave (plus one byte to see the end); files that grew meanwhile,
-        // or report no size (pipes, /proc), continue in chunks.
-        var bytes = [UInt8](repeating: 0, count: size + 1)
-        var filled = try bytes.withUnsafeMutableBytes { try fill($0) }
-        while filled == bytes.count {
-            bytes.append(contentsOf: repeatElement(0, count: max(65536, bytes.count)))
-            let start = filled
-            let got = try bytes.withUnsafeMutableBytes {
-                try fill(UnsafeMutableRawBufferPointer(rebasing: $0[start...]))
-            }
-            filled += got
-        }
-        bytes.removeLast(bytes.count - filled)
-        return bytes
     }
 }
 

@@ -8,6 +8,7 @@ import Darwin
 
 /// Wall times in seconds of `runs` calls of `body`, after one untimed warm-up call.
 public func timedRuns(_ runs: Int, _ body: () throws -> Void) rethrows -> [Double] {
+    usePlatformServices()
     try body()
     let clock = ContinuousClock()
     return try (0 ..< runs).map { _ in
@@ -65,6 +66,7 @@ public func peakResidentKiB() -> Int {
 /// `liftcam-bench` executables do, first thing, and a program embedding the library may. Linux
 /// (glibc) only; elsewhere it does nothing.
 public func keepFreedMemoryInHeap() {
+    usePlatformServices()
     #if canImport(Glibc)
     // mallopt is not in Swift's Glibc module (malloc.h), so it is looked up by name; the option
     // numbers are malloc.h's M_MMAP_MAX (-4) and M_TRIM_THRESHOLD (-1).

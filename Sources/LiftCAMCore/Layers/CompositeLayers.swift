@@ -1,0 +1,168 @@
+// Layers made of layers: a chain (torch.nn.Sequential) and ResNet's residual block.
+
+/// Layers applied one after another. Its trace keeps one trace per layer, so its backward pass can
+/// walk them in reverse: the chain rule for gradients, and DeepLIFT's chain rule for multipliers.
+public struct Sequential: Layer {
+    public let name: String
+    public let layers: [any Layer]
+
+    public init(name: String, layers: [any Layer]) {
+        self.name = name
+        self.layers = layers
+    }
+
+    public func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int] {
+        var shape = inputShape
+        for layer in layers { shape = try layer.outputShape(for: shape) }
+        return shape
+    }
+
+    public func forward(_ input: Tensor) -> Tensor {
+        layers.reduce(input) { x, layer in layer.forward(x) }
+    }
+
+    public func forwardTrace(_ input: Tensor) -> Trace {
+        var parts: [Trace] = []
+        parts.reserveCapacity(layers.count)
+        var x = input
+        for layer in layers {
+            let part = layer.forwardTrace(x)
+            x = part.output
+            parts.append(part)
+        }
+        return Trace(input: input, output: x, parts: parts)
+    }
+
+    public func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {
+        var m = outputMultipliers
+        for index in layers.indices.reversed() {
+            m = layers[index].backward(m, trace: trace.parts[index], reference: reference?.parts[index])
+        }
+        return m
+    }
+
+    /// The same computation with every convolution that is directly followed by a batch-norm merged
+    /// with it (weights scaled, bias shifted): one pass over the data instead of two. Gradients and
+    /// multipliers are unchanged, since both layers are linear.
+    public func fused() -> Sequential { fusedWithOrigins().fused }
+
+    /// `fused()`, and for each of this chain's layers the index of the fused layer that ends with it;
+    /// nil for a convolution folded together with the batch-norm after it (half of a fused layer).
+    func fusedWithOrigins() -> (fused: Sequential, endingAt: [Int?]) {
+        var result: [any Layer] = []
+        var endingAt: [Int?] = []
+        for layer in layers {
+            if let affine = layer as? ChannelAffineLayer, let conv = result.last as? Conv2dLayer {
+                let folded = foldChannelAffine(intoWeight: conv.weight, bias: conv.bias,
+                                               scale: affine.scale, shift: affine.shift)
+                result[result.count - 1] = Conv2dLayer(name: conv.name, weight: folded.weight,
+                                                       bias: folded.bias, geometry: conv.geometry)
+                endingAt[endingAt.count - 1] = nil
+            } else if let block = layer as? ResidualBlock {
+                result.append(block.fused())
+            } else {
+                result.append(layer)
+            }
+            endingAt.append(result.count - 1)
+        }
+        return (Sequential(name: name, layers: result), endingAt)
+    }
+}
+
+/// A torchvision ResNet block (BasicBlock or Bottleneck): relu(branch(x) + shortcut(x)), where the
+/// shortcut is the identity or `downsample` (a strided 1×1 convolution and batch-norm).
+///
+/// The addition is linear, so both paths receive the output multipliers unchanged and their input
+/// multipliers add; only the ReLUs (inside the branch and the final one) use Rescale.
+public struct ResidualBlock: Layer {
+    public let name: String
+    public let branch: Sequential
+    public let downsample: Sequential?
+    public let finalReLU: ReLULayer
+
+    public init(name: String, branch: Sequential, downsample: Sequential?) {
+        self.name = name
+        self.branch = branch
+        self.downsample = downsample
+        self.finalReLU = ReLULayer(name: name + ".relu")
+    }
+
+    public func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int] {
+        let main = try branch.outputShape(for: inputShape)
+        let shortcut = try downsample?.outputShape(for: inputShape) ?? inputShape
+        guard main == shortcut else {
+            throw LiftCAMError("\(name): branch gives \(main) but the shortcut gives \(shortcut)")
+        }
+        return main
+    }
+
+    public func forward(_ input: Tensor) -> Tensor {
+        let shortcut = downsample?.forward(input) ?? input
+        return addReLU(branch.forward(input), shortcut)
+    }
+
+    /// Parts: [branch, shortcut (downsample or identity), final ReLU].
+    public func forwardTrace(_ input: Tensor) -> Trace {
+        let branchTrace = branch.forwardTrace(input)
+        let shortcutTrace = downsample?.forwardTrace(input) ?? Trace(input: input, output: input)
+        let reluTrace = finalReLU.forwardTrace(add(branchTrace.output, shortcutTrace.output))
+        return Trace(input: input, output: reluTrace.output, parts: [branchTrace, shortcutTrace, reluTrace])
+    }
+
+    public func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {
+        let sum = finalReLU.backward(outputMultipliers, trace: trace.parts[2], reference: reference?.parts[2])
+        let throughBranch = branch.backward(sum, trace: trace.parts[0], reference: reference?.parts[0])
+        let throughShortcut = downsample?.backward(sum, trace: trace.parts[1], reference: reference?.parts[1]) ?? sum
+        return add(throughBranch, throughShortcut)
+    }
+
+    func fused() -> ResidualBlock {
+        ResidualBlock(name: name, branch: branch.fused(), downsample: downsample?.fused())
+    }
+}
+
+extension Sequential {
+    /// For forward passes only (`Network.forward`): every convolution directly followed by a ReLU
+    /// becomes one `ConvolutionReLU`, which applies the ReLU while writing the convolution's output;
+    /// residual blocks are rewritten inside. Traces and backward passes keep using `fused()`, whose
+    /// layers LRP and Rescale walk one by one.
+    func mergingReLUs() -> Sequential {
+        var result: [any Layer] = []
+        for layer in layers {
+            if let relu = layer as? ReLULayer, let conv = result.last as? Conv2dLayer {
+                result[result.count - 1] = ConvolutionReLU(convolution: conv, relu: relu)
+            } else if let block = layer as? ResidualBlock {
+                result.append(ResidualBlock(name: block.name, branch: block.branch.mergingReLUs(),
+                                            downsample: block.downsample))
+            } else {
+                result.append(layer)
+            }
+        }
+        return Sequential(name: name, layers: result)
+    }
+}
+
+/// relu(conv(x)) computed in one pass (`Conv2dLayer.forward(_:applyingReLU:)`). Its trace and
+/// backward pass are those of the two layers in turn, so it stays exact if ever traced.
+struct ConvolutionReLU: Layer {
+    let convolution: Conv2dLayer
+    let relu: ReLULayer
+
+    var name: String { convolution.name }
+
+    func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int] { try convolution.outputShape(for: inputShape) }
+
+    func forward(_ input: Tensor) -> Tensor { convolution.forward(input, applyingReLU: true) }
+
+    /// Parts: [convolution, ReLU].
+    func forwardTrace(_ input: Tensor) -> Trace {
+        let convolutionTrace = convolution.forwardTrace(input)
+        let reluTrace = relu.forwardTrace(convolutionTrace.output)
+        return Trace(input: input, output: reluTrace.output, parts: [convolutionTrace, reluTrace])
+    }
+
+    func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {
+        let beforeReLU = relu.backward(outputMultipliers, trace: trace.parts[1], reference: reference?.parts[1])
+        return convolution.backward(beforeReLU, trace: trace.parts[0], reference: reference?.parts[0])
+    }
+}

@@ -1,0 +1,58 @@
+/// What a layer's forward pass leaves behind for its backward passes.
+///
+/// Simple layers keep their input and output; composite layers (a residual block) keep the traces of
+/// their parts in `parts`; max-pool keeps the position of each window's maximum in `argmax`.
+public struct Trace: Sendable {
+    public var input: Tensor
+    public var output: Tensor
+    public var parts: [Trace] = []
+    public var argmax: [Int32] = []
+
+    public init(input: Tensor, output: Tensor, parts: [Trace] = [], argmax: [Int32] = []) {
+        self.input = input
+        self.output = output
+        self.parts = parts
+        self.argmax = argmax
+    }
+}
+
+extension Trace {
+    /// The trace of item `n` of a forward pass over a batch of `batch` items: every tensor's
+    /// `n`-th item (kept as a batch of one), and the `n`-th equal share of `argmax`.
+    public func item(_ n: Int, of batch: Int) -> Trace {
+        let share = argmax.count / max(batch, 1)
+        return Trace(input: input.item(n).batched, output: output.item(n).batched,
+                     parts: parts.map { $0.item(n, of: batch) },
+                     argmax: share == 0 ? [] : Array(argmax[n * share ..< (n + 1) * share]))
+    }
+}
+
+/// One module of a network, named as in the PyTorch state dict ("features.0", "layer4.1", "fc").
+///
+/// Three passes go through every layer (ARCHITECTURE.md, "Three passes through one layer"):
+/// - `forward` maps a batch `[N, ...]` to a batch;
+/// - `backward(_:trace:reference:)` with `reference == nil` is the chain rule: it maps ∂F/∂y to ∂F/∂x;
+/// - the same call with the forward trace of a reference input is DeepLIFT-Rescale (Shrikumar et al.
+///   2017): it maps multipliers m_Δy to m_Δx. Linear layers ignore the reference (their multiplier is
+///   their transpose, exactly as the gradient); nonlinear layers replace the local derivative dy/dx by
+///   Δy/Δx between the input and the reference, which is what makes Eq 4 (summation-to-delta) hold.
+public protocol Layer: Sendable {
+    /// The module path in the state dict.
+    var name: String { get }
+    /// The shape of one output item for one input item of `inputShape` (both without the batch
+    /// dimension), or an error naming the layer when the input does not fit.
+    func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int]
+    /// Forward pass on a batch.
+    func forward(_ input: Tensor) -> Tensor
+    /// Forward pass keeping what the backward pass needs.
+    func forwardTrace(_ input: Tensor) -> Trace
+    /// Gradient (reference nil) or Rescale multipliers (reference given) of the input, from those of
+    /// the output. `trace` and `reference` come from `forwardTrace` of the same layer.
+    func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor
+}
+
+extension Layer {
+    public func forwardTrace(_ input: Tensor) -> Trace {
+        Trace(input: input, output: forward(input))
+    }
+}

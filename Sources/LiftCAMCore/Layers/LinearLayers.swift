@@ -1,0 +1,144 @@
+// The linear layers: convolution, fully connected, per-channel affine (batch-norm in eval mode).
+// Each is a linear map plus a constant, so its DeepLIFT multiplier equals its gradient: the backward
+// pass is the transpose of the weights whether or not a reference is given.
+
+/// torch.nn.Conv2d (groups 1, dilation 1): `[N, C, H, W]` → `[N, O, oh, ow]`.
+public struct Conv2dLayer: Layer {
+    public let name: String
+    public let weight: Tensor   // [O, C, kh, kw]
+    public let bias: Tensor?    // [O]
+    public let geometry: Conv2dShape
+    /// The weight transformed for Winograd F(4×4, 3×3), made on the first forward pass that uses it
+    /// when it is small enough to keep (`winogradCachesWeights`); larger ones are transformed per call.
+    private let winograd = LazyValue<WinogradWeights>()
+    /// The weight packed for the GEMM micro-kernel, made on the first direct forward pass on a plane
+    /// of at most `packedWeightPlaneLimit` outputs, where re-packing it on every call would cost a
+    /// large share of the arithmetic (ResNet's 14×14 and 7×7 stages). 1× the weight's memory.
+    private let packedWeight = LazyValue<PackedMatrix>()
+
+    public init(name: String, weight: Tensor, bias: Tensor?, geometry: Conv2dShape) {
+        self.name = name
+        self.weight = weight
+        self.bias = bias
+        self.geometry = geometry
+    }
+
+    public func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int] {
+        guard inputShape.count == 3, inputShape[0] == geometry.inChannels else {
+            throw LiftCAMError("\(name): expects [\(geometry.inChannels), H, W] input, got \(inputShape)")
+        }
+        let size = geometry.outputSize(height: inputShape[1], width: inputShape[2])
+        guard size.height >= 1, size.width >= 1 else {
+            throw LiftCAMError("\(name): input \(inputShape) is smaller than the \(geometry.kernelHeight)x\(geometry.kernelWidth) kernel")
+        }
+        return [geometry.outChannels, size.height, size.width]
+    }
+
+    /// 3×3 stride-1 convolutions go through Winograd F(4×4, 3×3) when it saves at least half the
+    /// multiplications (`winogradPays`), every other one through im2col + GEMM (`conv2d`).
+    public func forward(_ input: Tensor) -> Tensor { forward(input, applyingReLU: false) }
+
+    /// The forward pass, followed by max(·, 0) when `applyingReLU` (inside the Winograd output
+    /// transform, or in place on the direct result: no extra pass or buffer for a separate ReLU).
+    func forward(_ input: Tensor, applyingReLU: Bool) -> Tensor {
+        if input.shape.count == 4,
+           winogradPays(shape: geometry, batch: input.shape[0], height: input.shape[2], width: input.shape[3]) {
+            if winogradCachesWeights(geometry) {
+                let transformed = winograd.value { WinogradWeights(weight: weight) }
+                return conv2dWinograd(input, weights: transformed, bias: bias, shape: geometry,
+                                      applyReLU: applyingReLU)
+            }
+            return conv2dWinograd(input, weight: weight, bias: bias, shape: geometry, applyReLU: applyingReLU)
+        }
+        var packed: PackedMatrix?
+        if input.shape.count == 4, weight.count >= packedWeightMinimumCount,
+           geometry.outputSize(height: input.shape[2], width: input.shape[3]).height
+               * geometry.outputSize(height: input.shape[2], width: input.shape[3]).width <= packedWeightPlaneLimit {
+            packed = packedWeight.value {
+                weight.storage.withUnsafeBufferPointer { w in
+                    PackedMatrix(w.baseAddress!, rows: geometry.outChannels, depth: geometry.unfoldedRows)
+                }
+            }
+        }
+        var output = conv2d(input, weight: weight, packedWeight: packed, bias: bias, shape: geometry)
+        if applyingReLU { reluInPlace(&output) }
+        return output
+    }
+
+    /// Traces use the direct convolution (im2col + GEMM) even where `forward` takes Winograd: the
+    /// DeepLIFT-Rescale multipliers Δy/Δx of the ReLUs after it divide by differences of these outputs,
+    /// which amplify Winograd's larger rounding (its transforms scale values by up to 8) where input and
+    /// reference are close: 9e-2 relative error against Captum on `vgg_bn_parity` case 3 (the parity
+    /// test allows 1e-4, which the direct path meets).
+    public func forwardTrace(_ input: Tensor) -> Trace {
+        Trace(input: input, output: conv2d(input, weight: weight, bias: bias, shape: geometry))
+    }
+
+    public func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {
+        conv2dBackwardInput(outputMultipliers, weight: weight, shape: geometry,
+                            inputHeight: trace.input.shape[2], inputWidth: trace.input.shape[3])
+    }
+}
+
+/// Output planes up to 28×28 use a convolution's pre-packed weight (see `Conv2dLayer`).
+let packedWeightPlaneLimit = 28 * 28
+/// Weights under 64 Ki floats are packed on every call: cheap, and not worth keeping twice.
+let packedWeightMinimumCount = 1 << 16
+
+/// torch.nn.Linear, y = x Wᵀ + b: `[N, I]` → `[N, O]`.
+public struct LinearLayer: Layer {
+    public let name: String
+    public let weight: Tensor   // [O, I]
+    public let bias: Tensor?    // [O]
+
+    public init(name: String, weight: Tensor, bias: Tensor?) {
+        self.name = name
+        self.weight = weight
+        self.bias = bias
+    }
+
+    public func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int] {
+        guard inputShape.count == 1, inputShape[0] == weight.shape[1] else {
+            throw LiftCAMError("\(name): expects \(weight.shape[1]) input features, got shape \(inputShape)")
+        }
+        return [weight.shape[0]]
+    }
+
+    public func forward(_ input: Tensor) -> Tensor {
+        linear(input, weight: weight, bias: bias)
+    }
+
+    public func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {
+        linearBackwardInput(outputMultipliers, weight: weight)
+    }
+}
+
+/// Batch-norm in evaluation mode, y = x·scale[c] + shift[c], with scale = γ/√(σ²+ε) and
+/// shift = β − μ·scale. Usually folded into the convolution before it (`Sequential.fused()`); it
+/// stays a layer of its own where a split separates it from that convolution.
+public struct ChannelAffineLayer: Layer {
+    public let name: String
+    public let scale: [Float]   // [C]
+    public let shift: [Float]   // [C]
+
+    public init(name: String, scale: [Float], shift: [Float]) {
+        self.name = name
+        self.scale = scale
+        self.shift = shift
+    }
+
+    public func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int] {
+        guard inputShape.count == 3, inputShape[0] == scale.count else {
+            throw LiftCAMError("\(name): expects [\(scale.count), H, W] input, got \(inputShape)")
+        }
+        return inputShape
+    }
+
+    public func forward(_ input: Tensor) -> Tensor {
+        channelAffine(input, scale: scale, shift: shift)
+    }
+
+    public func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {
+        channelAffine(outputMultipliers, scale: scale, shift: [Float](repeating: 0, count: scale.count))
+    }
+}

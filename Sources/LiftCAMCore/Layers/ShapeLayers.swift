@@ -1,0 +1,92 @@
+// Layers that only average or rearrange values: linear, so gradient and DeepLIFT multiplier agree.
+
+/// torch.nn.AdaptiveAvgPool2d: `[N, C, H, W]` → `[N, C, oh, ow]` with torchvision's bins.
+public struct AdaptiveAvgPool2dLayer: Layer {
+    public let name: String
+    public let outputHeight: Int
+    public let outputWidth: Int
+
+    public init(name: String, outputHeight: Int, outputWidth: Int) {
+        self.name = name
+        self.outputHeight = outputHeight
+        self.outputWidth = outputWidth
+    }
+
+    public func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int] {
+        guard inputShape.count == 3, inputShape[1] >= 1, inputShape[2] >= 1 else {
+            throw LiftCAMError("\(name): expects [C, H, W] input, got \(inputShape)")
+        }
+        return [inputShape[0], outputHeight, outputWidth]
+    }
+
+    public func forward(_ input: Tensor) -> Tensor {
+        adaptiveAvgPool2d(input, outputHeight: outputHeight, outputWidth: outputWidth)
+    }
+
+    public func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {
+        adaptiveAvgPool2dBackward(outputMultipliers, inputShape: trace.input.shape)
+    }
+}
+
+/// torch.nn.AvgPool2d with PyTorch's defaults (count_include_pad = true).
+public struct AvgPool2dLayer: Layer {
+    public let name: String
+    public let geometry: Pool2dShape
+
+    public init(name: String, geometry: Pool2dShape) {
+        self.name = name
+        self.geometry = geometry
+    }
+
+    public func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int] {
+        try pooledShape(name: name, geometry: geometry, inputShape: inputShape)
+    }
+
+    public func forward(_ input: Tensor) -> Tensor { avgPool2d(input, shape: geometry) }
+
+    public func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {
+        avgPool2dBackward(outputMultipliers, shape: geometry, inputShape: trace.input.shape)
+    }
+}
+
+/// torch.flatten(x, 1): `[N, C, H, W]` → `[N, C·H·W]`.
+public struct FlattenLayer: Layer {
+    public let name: String
+
+    public init(name: String) { self.name = name }
+
+    public func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int] { [inputShape.product] }
+
+    public func forward(_ input: Tensor) -> Tensor {
+        input.reshaped([input.shape[0], input.count / max(input.shape[0], 1)])
+    }
+
+    public func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {
+        outputMultipliers.reshaped(trace.input.shape)
+    }
+}
+
+/// Dropout in evaluation mode: the identity. Kept as a layer so module indices match PyTorch's.
+public struct IdentityLayer: Layer {
+    public let name: String
+
+    public init(name: String) { self.name = name }
+
+    public func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int] { inputShape }
+    public func forward(_ input: Tensor) -> Tensor { input }
+    public func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {
+        outputMultipliers
+    }
+}
+
+/// The output shape of a max or average pool, or an error naming the layer.
+func pooledShape(name: String, geometry: Pool2dShape, inputShape: [Int]) throws(LiftCAMError) -> [Int] {
+    guard inputShape.count == 3 else {
+        throw LiftCAMError("\(name): expects [C, H, W] input, got \(inputShape)")
+    }
+    let size = geometry.outputSize(height: inputShape[1], width: inputShape[2])
+    guard size.height >= 1, size.width >= 1 else {
+        throw LiftCAMError("\(name): input \(inputShape) is smaller than the \(geometry.kernelHeight)x\(geometry.kernelWidth) pooling window")
+    }
+    return [inputShape[0], size.height, size.width]
+}
