@@ -12,7 +12,7 @@ public enum CAMMethod: String, CaseIterable, Sendable {
         for name in text.split(separator: ",", omittingEmptySubsequences: false) {
             let trimmed = name.trimmingSpaces
             guard let method = CAMMethod(rawValue: trimmed) else {
-                throw LiftCAMError("unknown method '\(trimmed)'; known: \(allCases.map(\.rawValue).joined(separator: ", ")), all")
+                throw LiftCAMError("unknown method '\(trimmed)'; known: \(allCases.map { $0.rawValue }.joined(separator: ", ")), all")
             }
             if !methods.contains(method) { methods.append(method) }
         }

@@ -122,22 +122,22 @@ public struct MethodSummary: Equatable, Sendable {
 
     /// Summarises per-image scores, in the order given (see `init(measures:)`).
     public init(_ scores: [ImageScores]) {
-        self.init(measures: scores.map(\.measures))
+        self.init(measures: scores.map { $0.measures })
     }
 
     /// Summarises per-image measures, in the order given: callers pass them in image order, so a
     /// run split into shards and merged sums the same numbers in the same order as one run.
     public init(measures: [ImageMeasures]) {
-        let y = measures.map(\.original), o = measures.map(\.explanation), d = measures.map(\.deletion)
+        let y = measures.map { $0.original }, o = measures.map { $0.explanation }, d = measures.map { $0.deletion }
         images = measures.count
         increaseInConfidence = LiftCAMCore.increaseInConfidence(original: y, explanation: o)
         averageDrop = LiftCAMCore.averageDrop(original: y, explanation: o)
         averageDropInDeletion = LiftCAMCore.averageDropInDeletion(original: y, deletion: d)
-        insertionAUC = mean(measures.map(\.insertionAUC)) ?? 0
-        deletionAUC = mean(measures.map(\.deletionAUC)) ?? 0
-        energyPointingGame = mean(measures.compactMap(\.energyPointingGame))
-        cosineToSHAP = mean(measures.compactMap(\.cosineToSHAP))
-        secondsPerImage = mean(measures.map(\.seconds)) ?? 0
+        insertionAUC = mean(measures.map { $0.insertionAUC }) ?? 0
+        deletionAUC = mean(measures.map { $0.deletionAUC }) ?? 0
+        energyPointingGame = mean(measures.compactMap { $0.energyPointingGame })
+        cosineToSHAP = mean(measures.compactMap { $0.cosineToSHAP })
+        secondsPerImage = mean(measures.map { $0.seconds }) ?? 0
     }
 
     /// Table 1: a randomised method run R times over the same images (SHAP-CAM with seeds S, S+1,
@@ -147,16 +147,16 @@ public struct MethodSummary: Equatable, Sendable {
     public init(runs: [[ImageMeasures]]) {
         precondition(!runs.isEmpty, "at least one run")
         let summaries = runs.map { MethodSummary(measures: $0) }
-        precondition(Set(summaries.map(\.images)).count == 1, "every run covers the same images")
+        precondition(Set(summaries.map { $0.images }).count == 1, "every run covers the same images")
         images = summaries[0].images
-        increaseInConfidence = mean(summaries.map(\.increaseInConfidence))!
-        averageDrop = mean(summaries.map(\.averageDrop))!
-        averageDropInDeletion = mean(summaries.map(\.averageDropInDeletion))!
-        insertionAUC = mean(summaries.map(\.insertionAUC))!
-        deletionAUC = mean(summaries.map(\.deletionAUC))!
-        energyPointingGame = mean(summaries.compactMap(\.energyPointingGame))
-        cosineToSHAP = mean(summaries.compactMap(\.cosineToSHAP))
-        secondsPerImage = mean(summaries.map(\.secondsPerImage))!
+        increaseInConfidence = mean(summaries.map { $0.increaseInConfidence })!
+        averageDrop = mean(summaries.map { $0.averageDrop })!
+        averageDropInDeletion = mean(summaries.map { $0.averageDropInDeletion })!
+        insertionAUC = mean(summaries.map { $0.insertionAUC })!
+        deletionAUC = mean(summaries.map { $0.deletionAUC })!
+        energyPointingGame = mean(summaries.compactMap { $0.energyPointingGame })
+        cosineToSHAP = mean(summaries.compactMap { $0.cosineToSHAP })
+        secondsPerImage = mean(summaries.map { $0.secondsPerImage })!
     }
 }
 

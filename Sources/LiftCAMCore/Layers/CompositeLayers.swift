@@ -2,7 +2,7 @@
 
 /// Layers applied one after another. Its trace keeps one trace per layer, so its backward pass can
 /// walk them in reverse: the chain rule for gradients, and DeepLIFT's chain rule for multipliers.
-public struct Sequential: Layer {
+public final class Sequential: Layer {
     public let name: String
     public let layers: [any Layer]
 
@@ -74,7 +74,7 @@ public struct Sequential: Layer {
 ///
 /// The addition is linear, so both paths receive the output multipliers unchanged and their input
 /// multipliers add; only the ReLUs (inside the branch and the final one) use Rescale.
-public struct ResidualBlock: Layer {
+public final class ResidualBlock: Layer {
     public let name: String
     public let branch: Sequential
     public let downsample: Sequential?
@@ -144,9 +144,14 @@ extension Sequential {
 
 /// relu(conv(x)) computed in one pass (`Conv2dLayer.forward(_:applyingReLU:)`). Its trace and
 /// backward pass are those of the two layers in turn, so it stays exact if ever traced.
-struct ConvolutionReLU: Layer {
+final class ConvolutionReLU: Layer {
     let convolution: Conv2dLayer
     let relu: ReLULayer
+
+    init(convolution: Conv2dLayer, relu: ReLULayer) {
+        self.convolution = convolution
+        self.relu = relu
+    }
 
     var name: String { convolution.name }
 

@@ -36,7 +36,7 @@ extension Trace {
 ///   2017): it maps multipliers m_Δy to m_Δx. Linear layers ignore the reference (their multiplier is
 ///   their transpose, exactly as the gradient); nonlinear layers replace the local derivative dy/dx by
 ///   Δy/Δx between the input and the reference, which is what makes Eq 4 (summation-to-delta) hold.
-public protocol Layer: Sendable {
+public protocol Layer: AnyObject, Sendable {
     /// The module path in the state dict.
     var name: String { get }
     /// The shape of one output item for one input item of `inputShape` (both without the batch

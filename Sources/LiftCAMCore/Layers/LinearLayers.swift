@@ -3,7 +3,7 @@
 // pass is the transpose of the weights whether or not a reference is given.
 
 /// torch.nn.Conv2d (groups 1, dilation 1): `[N, C, H, W]` → `[N, O, oh, ow]`.
-public struct Conv2dLayer: Layer {
+public final class Conv2dLayer: Layer {
     public let name: String
     public let weight: Tensor   // [O, C, kh, kw]
     public let bias: Tensor?    // [O]
@@ -86,7 +86,7 @@ let packedWeightPlaneLimit = 28 * 28
 let packedWeightMinimumCount = 1 << 16
 
 /// torch.nn.Linear, y = x Wᵀ + b: `[N, I]` → `[N, O]`.
-public struct LinearLayer: Layer {
+public final class LinearLayer: Layer {
     public let name: String
     public let weight: Tensor   // [O, I]
     public let bias: Tensor?    // [O]
@@ -116,7 +116,7 @@ public struct LinearLayer: Layer {
 /// Batch-norm in evaluation mode, y = x·scale[c] + shift[c], with scale = γ/√(σ²+ε) and
 /// shift = β − μ·scale. Usually folded into the convolution before it (`Sequential.fused()`); it
 /// stays a layer of its own where a split separates it from that convolution.
-public struct ChannelAffineLayer: Layer {
+public final class ChannelAffineLayer: Layer {
     public let name: String
     public let scale: [Float]   // [C]
     public let shift: [Float]   // [C]

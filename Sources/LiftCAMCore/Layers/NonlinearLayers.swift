@@ -8,7 +8,7 @@
 public let rescaleEpsilon: Float = 1e-10
 
 /// torch.nn.ReLU.
-public struct ReLULayer: Layer {
+public final class ReLULayer: Layer {
     public let name: String
 
     public init(name: String) { self.name = name }
@@ -49,7 +49,7 @@ public struct ReLULayer: Layer {
 }
 
 /// torch.nn.MaxPool2d.
-public struct MaxPool2dLayer: Layer {
+public final class MaxPool2dLayer: Layer {
     public let name: String
     public let geometry: Pool2dShape
 

@@ -1,7 +1,7 @@
 // Layers that only average or rearrange values: linear, so gradient and DeepLIFT multiplier agree.
 
 /// torch.nn.AdaptiveAvgPool2d: `[N, C, H, W]` → `[N, C, oh, ow]` with torchvision's bins.
-public struct AdaptiveAvgPool2dLayer: Layer {
+public final class AdaptiveAvgPool2dLayer: Layer {
     public let name: String
     public let outputHeight: Int
     public let outputWidth: Int
@@ -29,7 +29,7 @@ public struct AdaptiveAvgPool2dLayer: Layer {
 }
 
 /// torch.nn.AvgPool2d with PyTorch's defaults (count_include_pad = true).
-public struct AvgPool2dLayer: Layer {
+public final class AvgPool2dLayer: Layer {
     public let name: String
     public let geometry: Pool2dShape
 
@@ -50,7 +50,7 @@ public struct AvgPool2dLayer: Layer {
 }
 
 /// torch.flatten(x, 1): `[N, C, H, W]` → `[N, C·H·W]`.
-public struct FlattenLayer: Layer {
+public final class FlattenLayer: Layer {
     public let name: String
 
     public init(name: String) { self.name = name }
@@ -67,7 +67,7 @@ public struct FlattenLayer: Layer {
 }
 
 /// Dropout in evaluation mode: the identity. Kept as a layer so module indices match PyTorch's.
-public struct IdentityLayer: Layer {
+public final class IdentityLayer: Layer {
     public let name: String
 
     public init(name: String) { self.name = name }

@@ -187,7 +187,7 @@ private struct FieldReader {
             throw LiftCAMError("missing key '\(key)'")
         }
         guard let items = value.arrayValue else { throw LiftCAMError("'\(key)' must be an array of positive integers") }
-        let numbers = items.compactMap(\.intValue).filter { $0 >= 1 && $0 <= 1 << 24 }
+        let numbers = items.compactMap { $0.intValue }.filter { $0 >= 1 && $0 <= 1 << 24 }
         guard numbers.count == items.count else { throw LiftCAMError("'\(key)' must hold positive integers only") }
         if let count, numbers.count != count {
             throw LiftCAMError("'\(key)' must have \(count) entries, got \(numbers.count)")
@@ -198,7 +198,7 @@ private struct FieldReader {
     func classNames() throws(LiftCAMError) -> [String]? {
         guard let value = value("class_names") else { return nil }
         guard let items = value.arrayValue else { throw LiftCAMError("'class_names' must be an array of strings") }
-        let names = items.compactMap(\.stringValue)
+        let names = items.compactMap { $0.stringValue }
         guard names.count == items.count else { throw LiftCAMError("'class_names' must hold strings only") }
         return names
     }

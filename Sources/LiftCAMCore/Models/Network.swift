@@ -51,7 +51,7 @@ public struct Network: Sendable {
     /// Builds the network and takes its weights from `weights`, reporting every missing or
     /// mis-shaped tensor by key and every tensor the architecture has no place for.
     public init(architecture: Architecture, weights: some WeightSource) throws(LiftCAMError) {
-        var loader = WeightLoader(source: weights)
+        var loader = WeightLoader { (key, shape) throws(LiftCAMError) -> Tensor in try weights.tensor(key, shape: shape) }
         switch architecture {
         case .vgg(let configuration): modules = try buildVGG(configuration, &loader)
         case .resnet(let configuration): modules = try buildResNet(configuration, &loader)
@@ -67,7 +67,7 @@ public struct Network: Sendable {
     }
 
     /// The module paths in order, e.g. for listing valid split points.
-    public var moduleNames: [String] { modules.map(\.name) }
+    public var moduleNames: [String] { modules.map { $0.name } }
 
     /// Logits for a batch of inputs `[N, C, H, W]` → `[N, classes]`.
     public func forward(_ input: Tensor) -> Tensor { inferenceWhole.forward(input) }
@@ -146,12 +146,13 @@ public struct SplitNetwork: Sendable {
 
 /// Hands out weights by key and remembers which keys were asked for.
 struct WeightLoader {
-    let source: any WeightSource
+    /// The source's `tensor(_:shape:)`.
+    let source: (String, [Int]) throws(LiftCAMError) -> Tensor
     var requested: Set<String> = []
 
     mutating func tensor(_ key: String, _ shape: [Int]) throws(LiftCAMError) -> Tensor {
         requested.insert(key)
-        return try source.tensor(key, shape: shape)
+        return try source(key, shape)
     }
 
     /// Eval-mode batch-norm `name` over `channels` channels, as a per-channel affine layer.

@@ -36,8 +36,19 @@ public struct RandomWeights: WeightSource {
     public func unusedKeys(requested: Set<String>) -> [String] { [] }
 
     private func isBatchNorm(_ key: String) -> Bool {
-        key.contains(".bn") || key.hasPrefix("bn") || key.contains("downsample.1")
+        containsBytes(key, ".bn") || key.hasPrefix("bn") || containsBytes(key, "downsample.1")
     }
+}
+
+/// Whether `text` contains `part`, compared byte by byte (String's own search needs the string
+/// processing library, which Embedded Swift does not have).
+func containsBytes(_ text: String, _ part: String) -> Bool {
+    let haystack = Array(text.utf8), needle = Array(part.utf8)
+    guard needle.count <= haystack.count else { return false }
+    for start in 0...(haystack.count - needle.count) where haystack[start..<(start + needle.count)].elementsEqual(needle) {
+        return true
+    }
+    return false
 }
 
 /// FNV-1a, a stable 64-bit hash of a string (Swift's `hashValue` changes from run to run).

@@ -152,7 +152,7 @@ struct PythonLiteralParser {
         while position < text.count && (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(text[position]) { position += 1 }
         let digits = String(decoding: text[start..<position], as: UTF8.self)
         _ = consume("L") || consume("l")
-        guard digits.contains(where: \.isNumber) else { throw malformed("a sign without digits") }
+        guard digits.contains(where: { $0.isNumber }) else { throw malformed("a sign without digits") }
         guard let value = Int(digits) else { throw malformed("integer \(digits) is absurdly large") }
         return .integer(value)
     }
