@@ -34,8 +34,11 @@ let package = Package(
         .target(name: "LiftCAM", dependencies: ["LiftCAMCore"], swiftSettings: fastMath),
         // Image codecs (PNG with its own inflate/deflate, PPM), colormaps: standard library only.
         .target(name: "LiftCAMImaging", swiftSettings: fastMath),
+        // What `forward` and `explain` share on every platform (options, JSON): imports only the core,
+        // so the WebAssembly build compiles it too.
+        .target(name: "LiftCAMCommandLine", dependencies: ["LiftCAMCore"], swiftSettings: fastMath),
         // The command-line tool as a library, so tests can run it in-process.
-        .target(name: "LiftCAMTool", dependencies: ["LiftCAM", "LiftCAMImaging"], swiftSettings: fastMath),
+        .target(name: "LiftCAMTool", dependencies: ["LiftCAM", "LiftCAMCommandLine", "LiftCAMImaging"], swiftSettings: fastMath),
         .executableTarget(name: "liftcam", dependencies: ["LiftCAMTool"], swiftSettings: fastMath),
         .executableTarget(name: "liftcam-bench", dependencies: ["LiftCAM"], swiftSettings: fastMath),
         // Seeded mutations of valid files fed to every parser (see README, "Robustness").

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import LiftCAM
+import LiftCAMCommandLine
 import LiftCAMImaging
 
 /// One parser under fuzzing: valid seed files, how to mutate them, and how to parse the result.

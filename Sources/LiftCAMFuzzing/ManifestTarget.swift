@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import LiftCAM
+import LiftCAMCommandLine
 import LiftCAMImaging
 import LiftCAMTool
 

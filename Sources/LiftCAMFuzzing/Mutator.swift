@@ -1,4 +1,5 @@
 import LiftCAM
+import LiftCAMCommandLine
 
 /// Seeded byte-level mutations of a valid file: bit flips, truncations, insertions, deletions,
 /// duplicated slices, and integers or decimal numbers replaced with boundary values (huge,

@@ -1,4 +1,5 @@
 import LiftCAM
+import LiftCAMCommandLine
 import LiftCAMImaging
 
 // PNG: byte mutations are mostly stopped by the chunk CRCs, so two of the three mutation modes

@@ -1,4 +1,5 @@
 import LiftCAM
+import LiftCAMCommandLine
 import LiftCAMImaging
 
 // NPY, PPM/PGM and architecture JSON: formats whose sizes are written as text, so besides byte

@@ -1,4 +1,5 @@
 import LiftCAM
+import LiftCAMCommandLine
 
 /// `liftcam bench`: how long the forward pass and each CAM method take on one input, as medians of
 /// timed runs after a warm-up, with the process's peak memory. Benchmarks/compare_pytorch.py runs

@@ -1,5 +1,6 @@
 import Foundation
 import LiftCAM
+import LiftCAMCommandLine
 import LiftCAMImaging
 
 /// An evaluation dataset: a folder with `manifest.csv`, whose header is exactly

@@ -1,4 +1,5 @@
 import LiftCAM
+import LiftCAMCommandLine
 import Foundation
 
 /// `liftcam demo`: the README's first command. Explains the first few images of the bundled digit
@@ -23,9 +24,9 @@ enum DemoCommand {
     static func run(_ arguments: ParsedArguments, console: Console) throws {
         // The options first: a usage error is reported as such even where the fixtures are missing.
         let methodText = arguments.value("method") ?? "all"
-        var methods = try ExplainCommand.parseMethods(methodText)
+        var methods = try parseMethods(methodText)
         let imageCount = try arguments.int("images", default: 4, minimum: 1)
-        var options = MethodOptions(orderings: try arguments.int("orderings", default: 200, minimum: 1),
+        let options = MethodOptions(orderings: try arguments.int("orderings", default: 200, minimum: 1),
                                     seed: try arguments.seed())
         let directory = arguments.value("out") ?? "liftcam-demo"
         let fixtures = try locateFixtures()
@@ -51,8 +52,12 @@ enum DemoCommand {
             let input = try loadInput(path: imagePath, preprocessing: preprocessing)
             let explainer = try makeExplainer(network: network, layer: nil, input: input.tensor, path: imagePath)
             let target = explainer.predictedClass
-            let explanations = try ExplainCommand.explainAll(explainer, methods: methods, target: target, options: &options,
-                                                             skipUnaffordable: false, console: console)
+            let explanations = try explainAll(explainer, methods: methods, target: target, options: options,
+                                              skipUnaffordable: false, note: console.printError,
+                                              progress: { method, total in
+                                                  let progress = Progress(console: console, label: method.rawValue, total: total)
+                                                  return { done, _ in progress.update(done: done) }
+                                              })
             let record = try ExplanationRecord(
                 title: image.file, arch: archPath, explainer: explainer, target: target, label: image.label,
                 box: image.box, classNames: network.architecture.classNames, picture: input.image, explanations: explanations,

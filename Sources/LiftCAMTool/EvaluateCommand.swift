@@ -1,5 +1,6 @@
 import Foundation
 import LiftCAM
+import LiftCAMCommandLine
 
 /// `liftcam evaluate`: the paper's Section 4 over a dataset (see `Manifest`), for any methods:
 /// IIC, AD, ADD (Eqs 12–14, Tables 1, 3), insertion and deletion AUC (Table 4), the energy-based
@@ -50,7 +51,7 @@ enum EvaluateCommand {
         let shard = try arguments.value("shard").map(Shard.init(parsing:)) ?? Shard()
         let repeats = try arguments.int("repeats", default: 1, minimum: 1)
         let referenceOrderings = try arguments.int("reference-orderings", default: 1000, minimum: 0)
-        let options = try ExplainCommand.methodOptions(arguments)
+        let options = try methodOptions(arguments)
         // The reference must not reuse the orderings of a `shap` row (the first N of the same stream),
         // or that row's cosine would be biased upward: by default it draws from another seed.
         let referenceSeed = arguments.value("reference-seed") == nil ? options.seed &+ 1_000_003 : try arguments.seed("reference-seed")

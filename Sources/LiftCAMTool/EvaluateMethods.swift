@@ -1,5 +1,6 @@
 import Foundation
 import LiftCAM
+import LiftCAMCommandLine
 
 /// One row of the evaluation tables: a CAM method, and for `shap:N` its number of orderings.
 struct MethodSpec: Equatable {

@@ -1,5 +1,6 @@
 import Foundation
 import LiftCAM
+import LiftCAMCommandLine
 
 /// One evaluated image as a result file keeps it: what the tables average, per method and run.
 struct ImageRecord {

@@ -1,4 +1,5 @@
 import LiftCAM
+import LiftCAMCommandLine
 import LiftCAMImaging
 
 /// One method's pictures and faithfulness scores for one input: what `--out` writes and the report

@@ -1,4 +1,5 @@
 import LiftCAM
+import LiftCAMCommandLine
 
 /// `liftcam merge`: the JSON results of `liftcam evaluate --shard i/n` runs combined into the
 /// numbers one run over all their images gives, exactly: the per-image scores are put back in

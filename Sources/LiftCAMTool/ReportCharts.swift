@@ -1,4 +1,5 @@
 import LiftCAM
+import LiftCAMCommandLine
 import Foundation
 
 /// The insertion and deletion curves of every method (probability of class c against the fraction

@@ -1,4 +1,5 @@
 import LiftCAM
+import LiftCAMCommandLine
 import LiftCAMImaging
 import Foundation
 

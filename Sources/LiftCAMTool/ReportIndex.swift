@@ -1,4 +1,5 @@
 import LiftCAM
+import LiftCAMCommandLine
 import Foundation
 
 /// The demo's index.html, self-contained like the reports: the mean faithfulness of each method

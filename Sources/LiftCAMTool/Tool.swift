@@ -1,4 +1,5 @@
 import LiftCAM
+import LiftCAMCommandLine
 
 /// The `liftcam` command-line tool, as a library so tests can run it in-process.
 public enum Tool {

@@ -71,9 +71,10 @@ extension Architecture {
 
     /// The largest network input side an architecture file may declare.
     public static let maximumInputSide = 4096
-    /// The most elements one weight tensor may have (2^31, 8 GiB of Float): past it the
-    /// architecture is refused before anything is allocated.
-    public static let maximumTensorElements = 1 << 31
+    /// The most elements one weight tensor may have (2^31, 8 GiB of Float; on a 32-bit target,
+    /// as many Floats as its address space holds): past it the architecture is refused before
+    /// anything is allocated.
+    public static let maximumTensorElements = Int.bitWidth > 32 ? 1 << 31 : Int.max / MemoryLayout<Float>.stride
 
     /// The shapes of the largest weight tensors the architecture implies (convolutions and linear
     /// layers), by the JSON key that sets their size; the caller multiplies with overflow checks.

@@ -1,23 +1,40 @@
+import LiftCAMCore
+
 /// The one small argument parser every subcommand shares: `--name value`, `--name=value` and
 /// `--flag`, with usage errors (exit 2) for unknown options and missing values.
-struct OptionSpec {
-    let name: String          // without the leading "--"
-    let valueName: String?    // nil for a flag
-    let help: String
-    var required = false
+public struct OptionSpec: Sendable {
+    public let name: String          // without the leading "--"
+    public let valueName: String?    // nil for a flag
+    public let help: String
+    public var required = false
+
+    public init(name: String, valueName: String?, help: String, required: Bool = false) {
+        self.name = name
+        self.valueName = valueName
+        self.help = help
+        self.required = required
+    }
 }
 
 /// What a subcommand accepts, and the text of its `--help`.
-struct CommandSpec {
-    let name: String
-    let summary: String
-    let options: [OptionSpec]
-    let example: String
+public struct CommandSpec: Sendable {
+    public let name: String
+    public let summary: String
+    public let options: [OptionSpec]
+    public let example: String
     /// How the usage line names the arguments without "--" (e.g. "FILE.json..."); nil when the
     /// command takes none.
-    var positionals: String? = nil
+    public var positionals: String? = nil
 
-    var usageLine: String {
+    public init(name: String, summary: String, options: [OptionSpec], example: String, positionals: String? = nil) {
+        self.name = name
+        self.summary = summary
+        self.options = options
+        self.example = example
+        self.positionals = positionals
+    }
+
+    public var usageLine: String {
         let parts = options.map { option -> String in
             let text = "--\(option.name)" + (option.valueName.map { " \($0)" } ?? "")
             return option.required ? text : "[\(text)]"
@@ -25,7 +42,7 @@ struct CommandSpec {
         return "usage: liftcam \(name) " + ((positionals.map { [$0] } ?? []) + parts).joined(separator: " ")
     }
 
-    var help: String {
+    public var help: String {
         var lines = ["liftcam \(name): \(summary)", "", usageLine, "", "options:"]
         let width = options.map { $0.name.count + ($0.valueName?.count ?? -1) + 4 }.max() ?? 0
         for option in options {
@@ -40,26 +57,41 @@ struct CommandSpec {
 
 /// The outcome of a failed command: a usage error (exit 2) shows the usage line; a failure (exit 1)
 /// is one line about the input.
-enum ToolError: Error {
+public enum ToolError: Error {
     case usage(String)
     case failure(String)
+
+    /// A library error as a failure (exit 1): its one line is the message.
+    public init(_ error: LiftCAMError) { self = .failure(error.description) }
+}
+
+/// Runs `body`, turning a library error into a failure of the command.
+@inlinable
+public func failing<T>(_ body: () throws(LiftCAMError) -> T) throws(ToolError) -> T {
+    do throws(LiftCAMError) {
+        return try body()
+    } catch {
+        throw ToolError(error)
+    }
 }
 
 /// Parsed options of one command.
-struct ParsedArguments {
-    var values: [String: String] = [:]
-    var flags: Set<String> = []
+public struct ParsedArguments {
+    public var values: [String: String] = [:]
+    public var flags: Set<String> = []
     /// The arguments without "--", in order (only for commands whose spec has `positionals`).
-    var positionals: [String] = []
-    var helpRequested = false
+    public var positionals: [String] = []
+    public var helpRequested = false
 
-    func value(_ name: String) -> String? { values[name] }
-    func flag(_ name: String) -> Bool { flags.contains(name) }
+    public init() {}
+
+    public func value(_ name: String) -> String? { values[name] }
+    public func flag(_ name: String) -> Bool { flags.contains(name) }
 
     /// The value of a required option (the parser has already checked it is there).
-    func required(_ name: String) -> String { values[name]! }
+    public func required(_ name: String) -> String { values[name]! }
 
-    func int(_ name: String, default fallback: Int, minimum: Int = Int.min) throws -> Int {
+    public func int(_ name: String, default fallback: Int, minimum: Int = Int.min) throws(ToolError) -> Int {
         guard let text = values[name] else { return fallback }
         guard let number = Int(text), number >= minimum else {
             throw ToolError.usage("--\(name) must be an integer\(minimum > Int.min ? " ≥ \(minimum)" : ""), got '\(text)'")
@@ -67,16 +99,17 @@ struct ParsedArguments {
         return number
     }
 
-    func seed(_ name: String = "seed") throws -> UInt64 {
+    public func seed(_ name: String = "seed") throws(ToolError) -> UInt64 {
         guard let text = values[name] else { return 0 }
         guard let number = UInt64(text) else { throw ToolError.usage("--\(name) must be a non-negative integer, got '\(text)'") }
         return number
     }
 }
 
-func parseArguments(_ arguments: [String], for spec: CommandSpec) throws -> ParsedArguments {
+public func parseArguments(_ arguments: [String], for spec: CommandSpec) throws(ToolError) -> ParsedArguments {
     var parsed = ParsedArguments()
-    let byName = Dictionary(uniqueKeysWithValues: spec.options.map { ($0.name, $0) })
+    var byName: [String: OptionSpec] = [:]
+    for option in spec.options { byName[option.name] = option }
     var index = 0
     while index < arguments.count {
         let argument = arguments[index]
@@ -121,7 +154,7 @@ func parseArguments(_ arguments: [String], for spec: CommandSpec) throws -> Pars
 }
 
 extension String {
-    func padding(to width: Int) -> String {
+    public func padding(to width: Int) -> String {
         count >= width ? self + " " : self + String(repeating: " ", count: width - count)
     }
 }
