@@ -47,6 +47,8 @@ let package = Package(
         .testTarget(name: "LiftCAMTests", dependencies: ["LiftCAM", "LiftCAMImaging"], swiftSettings: fastMath),
         .testTarget(name: "LiftCAMImagingTests", dependencies: ["LiftCAMImaging"], swiftSettings: fastMath),
         .testTarget(name: "LiftCAMToolTests", dependencies: ["LiftCAMTool", "liftcam"], swiftSettings: fastMath),
+        // The core built for other platforms (WebAssembly, microcontrollers) and run against the native tool.
+        .testTarget(name: "LiftCAMPlatformTests", dependencies: ["LiftCAM", "LiftCAMTool"]),
         .testTarget(name: "LiftCAMFuzzingTests", dependencies: ["LiftCAMFuzzing", "LiftCAMTool", "liftcam"], swiftSettings: fastMath),
     ]
 )

@@ -67,6 +67,7 @@ enum WASIErrno {
     static let noEntry: UInt16 = 44
     static let noSpace: UInt16 = 51
     static let notDirectory: UInt16 = 54
+    static let notSupported: UInt16 = 58
     static let notCapable: UInt16 = 76
 
     /// A short text for an errno, like strerror's.
@@ -79,6 +80,7 @@ enum WASIErrno {
         case noSpace: return "No space left on device"
         case notDirectory: return "Not a directory"
         case notCapable: return "not inside a directory granted with --dir"
+        case notSupported: return "not supported by this WebAssembly host"
         default: return "WASI error \(errno)"
         }
     }

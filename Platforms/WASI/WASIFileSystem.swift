@@ -180,30 +180,47 @@ struct WASIFileSystem: FileSystem {
         return names
     }
 
+    /// Writes `bytes` to a temporary name in the same directory and renames it over `path`. A host
+    /// without path_rename (wasmkit 0.1.6 answers "not supported") gets the bytes written in place,
+    /// and a failed write removes the file: never a half-written one, though then not the old one.
     func writeAtomically(_ path: String, bytes: [UInt8]) throws(LiftCAMError) {
         guard let (directory, relative) = resolve(path) else {
             throw LiftCAMError.file(path, "cannot create file: not inside a directory granted with --dir")
         }
         if kind(of: path) == .directory { throw LiftCAMError.file(path, "is a directory") }
-        // Written under a temporary name in the same directory, then renamed over `path`.
         let temporary = path + ".tmp-wasm"
-        let (descriptor, opening) = open(temporary, for: .writing)
-        var errno = opening
-        if errno != WASIErrno.success { throw LiftCAMError.file(path, "cannot create file: \(WASIErrno.text(errno))") }
-        errno = bytes.withUnsafeBytes { writeAll(descriptor, $0) }
-        if errno == WASIErrno.success { errno = wasiFdSync(descriptor) }
-        _ = wasiFdClose(descriptor)
-        var temporaryRelative = resolve(temporary)!.relative, targetRelative = relative
-        if errno == WASIErrno.success {
-            errno = temporaryRelative.withUTF8 { from in
-                targetRelative.withUTF8 { to in
-                    wasiPathRename(directory, from.baseAddress!, UInt32(from.count), directory, to.baseAddress!, UInt32(to.count))
-                }
+        try writeWhole(temporary, bytes: bytes, reportedAs: path)
+        var from = resolve(temporary)!.relative, to = relative
+        let renamed = from.withUTF8 { old in
+            to.withUTF8 { new in
+                wasiPathRename(directory, old.baseAddress!, UInt32(old.count), directory, new.baseAddress!, UInt32(new.count))
             }
         }
-        if errno != WASIErrno.success {
-            _ = temporaryRelative.withUTF8 { wasiPathUnlinkFile(directory, $0.baseAddress!, UInt32($0.count)) }
-            throw LiftCAMError.file(path, "cannot write: \(WASIErrno.text(errno))")
+        if renamed == WASIErrno.success { return }
+        remove(temporary)
+        guard renamed == WASIErrno.notSupported else {
+            throw LiftCAMError.file(path, "cannot replace: \(WASIErrno.text(renamed))")
         }
+        try writeWhole(path, bytes: bytes, reportedAs: path)
+    }
+
+    /// Creates or truncates `path` and writes all of `bytes`; on failure the file is removed.
+    private func writeWhole(_ path: String, bytes: [UInt8], reportedAs name: String) throws(LiftCAMError) {
+        let (descriptor, opened) = open(path, for: .writing)
+        if opened != WASIErrno.success { throw LiftCAMError.file(name, "cannot create file: \(WASIErrno.text(opened))") }
+        let written = bytes.withUnsafeBytes { writeAll(descriptor, $0) }
+        // Flushing is best effort: a host may not support fd_sync either.
+        if written == WASIErrno.success { _ = wasiFdSync(descriptor) }
+        _ = wasiFdClose(descriptor)
+        if written != WASIErrno.success {
+            remove(path)
+            throw LiftCAMError.file(name, "cannot write: \(WASIErrno.text(written))")
+        }
+    }
+
+    private func remove(_ path: String) {
+        guard let (directory, relative) = resolve(path) else { return }
+        var name = relative
+        _ = name.withUTF8 { wasiPathUnlinkFile(directory, $0.baseAddress!, UInt32($0.count)) }
     }
 }
