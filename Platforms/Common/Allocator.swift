@@ -143,3 +143,9 @@ func realloc(_ pointer: UnsafeMutableRawPointer?, _ size: Int) -> UnsafeMutableR
     free(pointer)
     return moved
 }
+
+/// The most heap the program has held at once, in bytes: blocks are never returned to the system,
+/// so the end of the heap is its high-water mark.
+func heapHighWater() -> UInt {
+    freeListHeads == 0 ? 0 : heapTop - freeListHeads
+}

@@ -22,7 +22,10 @@ void *realloc(void *pointer, unsigned long size) { return liftcam_realloc(pointe
 void *memcpy(void *restrict destination, const void *restrict source, unsigned long count) {
     unsigned char *d = destination;
     const unsigned char *s = source;
-    while (count >= 4) { *(unsigned int *)d = *(const unsigned int *)s; d += 4; s += 4; count -= 4; }
+    // Words only when both sides are word-aligned: a Cortex-M7 faults on unaligned double loads.
+    if ((((unsigned long)d | (unsigned long)s) & 3) == 0) {
+        while (count >= 4) { *(unsigned int *)d = *(const unsigned int *)s; d += 4; s += 4; count -= 4; }
+    }
     while (count--) *d++ = *s++;
     return destination;
 }
