@@ -63,7 +63,8 @@ final class BareMetalTests: XCTestCase {
                 .first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else { continue }
             let run = try runChild(executable, emulator.arguments + [try image(emulator.target)])
             XCTAssertEqual(run.status, 0, "\(emulator.target): \(run.output) \(run.error)")
-            let line = run.output.split(separator: "\n").first { $0.hasPrefix("{") }.map(String.init) ?? ""
+            // QEMU writes the semihosting console to its standard error.
+            let line = (run.output + run.error).split(separator: "\n").first { $0.hasPrefix("{") }.map(String.init) ?? ""
             let report = jsonObject(line)
             XCTAssertEqual(report["predicted"] as? Int, expected.predicted, emulator.target)
             for key in ["logits", "lift", "gradcam"] {

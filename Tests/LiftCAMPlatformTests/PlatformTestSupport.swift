@@ -62,9 +62,9 @@ func runNative(_ arguments: [String]) -> ChildRun {
 }
 
 /// The largest difference between two equally long arrays, relative to the largest magnitude of
-/// the first (absolute when that is 0).
+/// the first (absolute when that is 0); infinite when their lengths differ.
 func relativeDifference(_ a: [Double], _ b: [Double]) -> Double {
-    precondition(a.count == b.count)
+    guard a.count == b.count else { return .infinity }
     let scale = max(a.map { abs($0) }.max() ?? 0, 1e-30)
     return zip(a, b).map { abs($0 - $1) }.max().map { $0 / scale } ?? 0
 }
