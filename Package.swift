@@ -8,12 +8,22 @@ import PackageDescription
 // package that is consumed as a version-pinned dependency, so they are added only when this package
 // is the root of the build (a dependency is checked out under `.../checkouts/`), only on x86-64,
 // and never when LIFTCAM_PORTABLE is set (for machines without AVX2/FMA).
+//
+// Where the flags cannot be used on x86-64, the core gets a plain define instead, which SwiftPM
+// allows anywhere: LIFTCAM_SEPARATE_MULTIPLY_ADD makes the kernels multiply and add separately
+// (vectorised SSE, never an fmaf call) and use register tiles sized for SSE. A consumer that builds
+// its whole graph with `-Xcc -mavx2 -Xcc -mfma -Xswiftc -DLIFTCAM_FUSED_MULTIPLY_ADD` gets the root
+// build's kernels back (README, "As a library"; Benchmarks/DEPENDENCY.md).
 let isCheckedOutDependency = Context.packageDirectory.contains("/checkouts/")
 let portableRequested = Context.environment["LIFTCAM_PORTABLE"] != nil
 var fastMath: [SwiftSetting] = []
+var coreMath: [SwiftSetting] = []
 #if arch(x86_64)
 if !isCheckedOutDependency && !portableRequested {
     fastMath = [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma"])]
+    coreMath = fastMath
+} else {
+    coreMath = [.define("LIFTCAM_SEPARATE_MULTIPLY_ADD")]
 }
 #endif
 
@@ -29,7 +39,7 @@ let package = Package(
     ],
     targets: [
         // The engine and the paper, importing nothing: builds as Embedded Swift too (ARCHITECTURE.md).
-        .target(name: "LiftCAMCore", swiftSettings: fastMath),
+        .target(name: "LiftCAMCore", swiftSettings: coreMath),
         // The platform layer: files, threads, clock (the C library and Dispatch); re-exports the core.
         .target(name: "LiftCAM", dependencies: ["LiftCAMCore"], swiftSettings: fastMath),
         // Image codecs (PNG with its own inflate/deflate, PPM), colormaps: standard library only.

@@ -87,7 +87,7 @@ private func blockDots(row: UnsafePointer<Float>, input: UnsafePointer<Float>, b
         var j = 0
         while j < vectorEnd {
             let offset = (start + j) * MemoryLayout<Float>.stride
-            accumulator = accumulator.addingProduct(rawRow.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self),
+            accumulator = multiplyAdd(accumulator, rawRow.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self),
                                                     rawInput.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self))
             j += 16
         }
@@ -114,8 +114,8 @@ private func blockDotsOfTwoRows(_ rows: UnsafePointer<Float>, inputs: Int, input
         while j < vectorEnd {
             let offset = (start + j) * stride
             let x = rawInput.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self)
-            sum0 = sum0.addingProduct(first.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self), x)
-            sum1 = sum1.addingProduct(second.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self), x)
+            sum0 = multiplyAdd(sum0, first.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self), x)
+            sum1 = multiplyAdd(sum1, second.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self), x)
             j += 16
         }
         var total0 = horizontalSum(sum0), total1 = horizontalSum(sum1)

@@ -102,42 +102,61 @@ func transposeRowsIntoPanel(_ source: UnsafePointer<Float>, rowStride: Int, rows
 }
 
 /// C[6, 16] (+)= packedA[depth, 6]ᵀ · packedB[depth, 16]: the only place where the FLOPs happen.
+/// Kept out of line so its register allocation does not mix with the loops around it.
 ///
-/// Each step broadcasts six values of A and multiplies them with one SIMD16 of B into six SIMD16
-/// accumulators (`addingProduct` is one vfmadd231ps per half). Kept out of line so its register
-/// allocation does not mix with the loops around it.
+/// With FMA (the root build on x86-64 with AVX2, arm64) it is one strip of six SIMD16 accumulators,
+/// one vfmadd231ps per register per step. A build without FMA on x86-64 (this package as a
+/// dependency, see `buildFusesMultiplyAdd`) has no AVX either: sixteen 4-lane registers, and six
+/// SIMD16 accumulators alone would take 24 of them: the compiled loop then spills to the stack on
+/// every step. It runs two strips of 6×8 instead (12 registers each, no spills): GEMM 512³ in that
+/// build measured 45–58 GFLOP/s against 34–46 for the single 6×16 strip, in alternating runs.
 @inline(never)
 func gemmMicroKernel(depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>,
                      c: UnsafeMutablePointer<Float>, ldc: Int, overwrite: Bool) {
-    var c0 = Float16Lanes(), c1 = Float16Lanes(), c2 = Float16Lanes()
-    var c3 = Float16Lanes(), c4 = Float16Lanes(), c5 = Float16Lanes()
-    var a = packedA, b = packedB
+    if buildFusesMultiplyAdd {
+        gemmMicroKernelStrip(Float16Lanes.self, columnOffset: 0, depth: depth, packedA: packedA, packedB: packedB,
+                             c: c, ldc: ldc, overwrite: overwrite)
+    } else {
+        gemmMicroKernelStrip(SIMD8<Float>.self, columnOffset: 0, depth: depth, packedA: packedA, packedB: packedB,
+                             c: c, ldc: ldc, overwrite: overwrite)
+        gemmMicroKernelStrip(SIMD8<Float>.self, columnOffset: 8, depth: depth, packedA: packedA, packedB: packedB,
+                             c: c, ldc: ldc, overwrite: overwrite)
+    }
+}
+
+/// Columns `columnOffset ..< columnOffset + Lanes.scalarCount` of the micro-kernel's 6×16 tile:
+/// each step broadcasts six values of A and multiplies them with one `Lanes` of B into six
+/// accumulators.
+@inline(__always)
+func gemmMicroKernelStrip<Lanes: SIMD>(_: Lanes.Type, columnOffset: Int, depth: Int, packedA: UnsafePointer<Float>,
+                                       packedB: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+                                       overwrite: Bool) where Lanes.Scalar == Float {
+    @inline(__always) func load(_ pointer: UnsafePointer<Float>) -> Lanes {
+        UnsafeRawPointer(pointer).loadUnaligned(as: Lanes.self)
+    }
+    @inline(__always) func store(_ value: Lanes, _ pointer: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(pointer).storeBytes(of: overwrite ? value : value + load(pointer), as: Lanes.self)
+    }
+    var c0 = Lanes(), c1 = Lanes(), c2 = Lanes(), c3 = Lanes(), c4 = Lanes(), c5 = Lanes()
+    var a = packedA, b = packedB + columnOffset
     for _ in 0 ..< depth {
-        let row = loadLanes(b)
-        c0 = c0.addingProduct(a[0], row)
-        c1 = c1.addingProduct(a[1], row)
-        c2 = c2.addingProduct(a[2], row)
-        c3 = c3.addingProduct(a[3], row)
-        c4 = c4.addingProduct(a[4], row)
-        c5 = c5.addingProduct(a[5], row)
+        let row = load(b)
+        c0 = multiplyAdd(c0, a[0], row)
+        c1 = multiplyAdd(c1, a[1], row)
+        c2 = multiplyAdd(c2, a[2], row)
+        c3 = multiplyAdd(c3, a[3], row)
+        c4 = multiplyAdd(c4, a[4], row)
+        c5 = multiplyAdd(c5, a[5], row)
         a += gemmTileRows
         b += gemmTileColumns
     }
-    if overwrite {
-        storeLanes(c0, c)
-        storeLanes(c1, c + ldc)
-        storeLanes(c2, c + 2 * ldc)
-        storeLanes(c3, c + 3 * ldc)
-        storeLanes(c4, c + 4 * ldc)
-        storeLanes(c5, c + 5 * ldc)
-    } else {
-        storeLanes(c0 + loadLanes(c), c)
-        storeLanes(c1 + loadLanes(c + ldc), c + ldc)
-        storeLanes(c2 + loadLanes(c + 2 * ldc), c + 2 * ldc)
-        storeLanes(c3 + loadLanes(c + 3 * ldc), c + 3 * ldc)
-        storeLanes(c4 + loadLanes(c + 4 * ldc), c + 4 * ldc)
-        storeLanes(c5 + loadLanes(c + 5 * ldc), c + 5 * ldc)
-    }
+    let corner = c + columnOffset
+    store(c0, corner)
+    store(c1, corner + ldc)
+    store(c2, corner + 2 * ldc)
+    store(c3, corner + 3 * ldc)
+    store(c4, corner + 4 * ldc)
+    store(c5, corner + 5 * ldc)
 }
 
 /// A tile at the bottom or right edge of C: the micro-kernel writes a full 6×16 scratch tile

@@ -3,6 +3,34 @@
 /// Sixteen floats: two AVX2 registers, the unit every fast kernel works in.
 typealias Float16Lanes = SIMD16<Float>
 
+/// Whether this build fuses multiply-adds (one instruction, one rounding). It does unless the build
+/// defines LIFTCAM_SEPARATE_MULTIPLY_ADD, which Package.swift does where the compiler may not assume
+/// an FMA unit: this package as a dependency on x86-64 (SwiftPM refuses CPU flags there) and
+/// WebAssembly. There `addingProduct` would become one call of the C library's fmaf per lane, about
+/// 100× slower than a multiply and an add. A consumer that builds everything with FMA turns fusion
+/// back on with -DLIFTCAM_FUSED_MULTIPLY_ADD, which wins (README, "As a library").
+@inline(__always)
+var buildFusesMultiplyAdd: Bool {
+    #if LIFTCAM_SEPARATE_MULTIPLY_ADD && !LIFTCAM_FUSED_MULTIPLY_ADD
+    return false
+    #else
+    return true
+    #endif
+}
+
+/// accumulator + a · b lane by lane: fused where the build fuses (`buildFusesMultiplyAdd`), else a
+/// multiply then an add (one more rounding per step, far below the tolerances the tests hold).
+@inline(__always)
+func multiplyAdd<Lanes: SIMD>(_ accumulator: Lanes, _ a: Lanes, _ b: Lanes) -> Lanes where Lanes.Scalar == Float {
+    buildFusesMultiplyAdd ? accumulator.addingProduct(a, b) : accumulator + a * b
+}
+
+/// accumulator + a · b with a scalar `a` broadcast to every lane.
+@inline(__always)
+func multiplyAdd<Lanes: SIMD>(_ accumulator: Lanes, _ a: Float, _ b: Lanes) -> Lanes where Lanes.Scalar == Float {
+    buildFusesMultiplyAdd ? accumulator.addingProduct(a, b) : accumulator + a * b
+}
+
 /// Below this many elementary operations a kernel runs on the calling thread: handing work to
 /// Dispatch workers costs a few microseconds, more than such a job takes.
 let minimumParallelWork = 1 << 16

@@ -115,14 +115,14 @@ func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int
     var sum0 = Float16Lanes(), sum1 = Float16Lanes(), sum2 = Float16Lanes(), sum3 = Float16Lanes()
     var i = 0
     while i + 64 <= count {
-        sum0 = sum0.addingProduct(loadLanes(a + i), loadLanes(b + i))
-        sum1 = sum1.addingProduct(loadLanes(a + i + 16), loadLanes(b + i + 16))
-        sum2 = sum2.addingProduct(loadLanes(a + i + 32), loadLanes(b + i + 32))
-        sum3 = sum3.addingProduct(loadLanes(a + i + 48), loadLanes(b + i + 48))
+        sum0 = multiplyAdd(sum0, loadLanes(a + i), loadLanes(b + i))
+        sum1 = multiplyAdd(sum1, loadLanes(a + i + 16), loadLanes(b + i + 16))
+        sum2 = multiplyAdd(sum2, loadLanes(a + i + 32), loadLanes(b + i + 32))
+        sum3 = multiplyAdd(sum3, loadLanes(a + i + 48), loadLanes(b + i + 48))
         i += 64
     }
     while i + 16 <= count {
-        sum0 = sum0.addingProduct(loadLanes(a + i), loadLanes(b + i))
+        sum0 = multiplyAdd(sum0, loadLanes(a + i), loadLanes(b + i))
         i += 16
     }
     var sum = ((sum0 + sum1) + (sum2 + sum3)).sum()
@@ -138,7 +138,7 @@ func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int
 func addScaled(_ source: UnsafePointer<Float>, scale: Float, into target: UnsafeMutablePointer<Float>, count: Int) {
     var i = 0
     while i + 16 <= count {
-        storeLanes(loadLanes(target + i).addingProduct(scale, loadLanes(source + i)), target + i)
+        storeLanes(multiplyAdd(loadLanes(target + i), scale, loadLanes(source + i)), target + i)
         i += 16
     }
     while i < count {
