@@ -5,9 +5,9 @@ typealias Float16Lanes = SIMD16<Float>
 
 /// Whether this build fuses multiply-adds (one instruction, one rounding). It does unless the build
 /// defines LIFTCAM_SEPARATE_MULTIPLY_ADD, which Package.swift does where the compiler may not assume
-/// an FMA unit: this package as a dependency on x86-64 (SwiftPM refuses CPU flags there) and
-/// WebAssembly. There `addingProduct` would become one call of the C library's fmaf per lane, about
-/// 100× slower than a multiply and an add. A consumer that builds everything with FMA turns fusion
+/// an FMA unit: this package as a dependency on x86-64 (SwiftPM refuses CPU flags there), or built
+/// with LIFTCAM_PORTABLE. There `addingProduct` would become one call of the C library's fmaf per
+/// lane, about 100× slower than a multiply and an add (PortableBuildTests checks none is left). A consumer that builds everything with FMA turns fusion
 /// back on with -DLIFTCAM_FUSED_MULTIPLY_ADD, which wins (README, "As a library").
 @inline(__always)
 var buildFusesMultiplyAdd: Bool {

@@ -1,0 +1,99 @@
+// The kernels as a dependency build compiles them on x86-64: no CPU flags, so
+// LIFTCAM_SEPARATE_MULTIPLY_ADD (separate multiply and add, the 6×8 SSE strips of the GEMM
+// micro-kernel). Compiled together with the core's sources by PortableBuildTests, this program
+// holds every multiply-add kernel against its naive twin on many shapes and exits 1 on the first
+// disagreement. Tolerance as in KernelTwinTests: max |Δ| ≤ 1e-4 · (1 + max |naive|).
+
+import Glibc  // exit only
+
+/// Values in [-1, 1) from a fixed linear congruential sequence.
+func pseudoRandomTensor(_ shape: [Int], seed: UInt64) -> Tensor {
+    var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+    var storage = [Float](repeating: 0, count: shape.reduce(1, *))
+    for index in storage.indices {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        storage[index] = Float(state >> 40) / Float(1 << 23) - 1
+    }
+    return Tensor(shape: shape, storage: storage)
+}
+
+var failures = 0
+var checks = 0
+
+func check(_ name: String, _ fast: [Float], _ naive: [Float]) {
+    checks += 1
+    var largest: Float = 0, difference: Float = 0
+    for (f, n) in zip(fast, naive) {
+        largest = max(largest, abs(n))
+        difference = max(difference, abs(f - n))
+    }
+    if fast.count != naive.count || !(difference <= 1e-4 * (1 + largest)) {
+        failures += 1
+        print("FAIL \(name): max |Δ| \(difference), max |naive| \(largest), counts \(fast.count) \(naive.count)")
+    }
+}
+
+@main
+struct KernelCheck {
+    static func main() {
+        // GEMM: edge tiles in both directions (6 × 16 micro-tiles), deep slabs, every transpose, accumulate.
+        let shapes = [(1, 1, 1), (5, 15, 3), (6, 16, 8), (7, 17, 9), (13, 33, 70), (64, 50, 257), (100, 3, 600),
+                      (37, 129, 31), (300, 200, 130)]
+        for (index, (m, n, k)) in shapes.enumerated() {
+            for transA in [false, true] {
+                for transB in [false, true] {
+                    for accumulate in [false, true] {
+                        let a = pseudoRandomTensor([m * k], seed: UInt64(index * 8 + 1)).storage
+                        let b = pseudoRandomTensor([k * n], seed: UInt64(index * 8 + 2)).storage
+                        let start = pseudoRandomTensor([m * n], seed: UInt64(index * 8 + 3)).storage
+                        var fast = start, naive = start
+                        let lda = transA ? m : k, ldb = transB ? k : n
+                        fast.withUnsafeMutableBufferPointer { c in
+                            gemm(m: m, n: n, k: k, a: a, lda: lda, transA: transA, b: b, ldb: ldb, transB: transB,
+                                 c: c.baseAddress!, ldc: n, accumulate: accumulate)
+                        }
+                        naive.withUnsafeMutableBufferPointer { c in
+                            gemmNaive(m: m, n: n, k: k, a: a, lda: lda, transA: transA, b: b, ldb: ldb, transB: transB,
+                                      c: c.baseAddress!, ldc: n, accumulate: accumulate)
+                        }
+                        check("gemm \(m)×\(n)×\(k) transA \(transA) transB \(transB) accumulate \(accumulate)", fast, naive)
+                    }
+                }
+            }
+        }
+        // Linear layers: dot products (forward), axpy (backward), block dot products.
+        for (batch, inputs, outputs) in [(1, 5, 3), (2, 70, 9), (3, 129, 40), (1, 1024, 17)] {
+            let x = pseudoRandomTensor([batch, inputs], seed: 11), weight = pseudoRandomTensor([outputs, inputs], seed: 12)
+            let bias = pseudoRandomTensor([outputs], seed: 13), g = pseudoRandomTensor([batch, outputs], seed: 14)
+            check("linear \(batch)×\(inputs)→\(outputs)", linear(x, weight: weight, bias: bias).storage,
+                  linearNaive(x, weight: weight, bias: bias).storage)
+            check("linearBackwardInput \(batch)×\(outputs)→\(inputs)", linearBackwardInput(g, weight: weight).storage,
+                  linearBackwardInputNaive(g, weight: weight).storage)
+        }
+        for (outputs, blocks, block) in [(3, 2, 5), (9, 4, 16), (17, 3, 49), (40, 8, 37)] {
+            let weight = pseudoRandomTensor([outputs, blocks * block], seed: 21), input = pseudoRandomTensor([blocks * block], seed: 22)
+            check("blockwiseLinear \(outputs)×\(blocks)×\(block)", blockwiseLinear(weight: weight, input: input, blocks: blocks).storage,
+                  blockwiseLinearNaive(weight: weight, input: input, blocks: blocks).storage)
+        }
+        // Convolutions through im2col + GEMM and Winograd, which both end in the micro-kernel.
+        for (channels, outChannels, size, kernel, stride, padding) in [(3, 8, 9, 3, 1, 1), (5, 13, 12, 3, 1, 1), (4, 7, 11, 3, 2, 1),
+                                                                       (6, 20, 7, 1, 1, 0), (16, 33, 14, 3, 1, 1)] {
+            let geometry = Conv2dShape(inChannels: channels, outChannels: outChannels, kernelHeight: kernel, kernelWidth: kernel,
+                                       strideHeight: stride, strideWidth: stride, paddingHeight: padding, paddingWidth: padding)
+            let x = pseudoRandomTensor([2, channels, size, size], seed: 31)
+            let weight = pseudoRandomTensor([outChannels, channels, kernel, kernel], seed: 32)
+            let bias = pseudoRandomTensor([outChannels], seed: 33)
+            let naive = conv2dNaive(x, weight: weight, bias: bias, shape: geometry)
+            check("conv2d \(channels)→\(outChannels) \(kernel)×\(kernel)/\(stride) on \(size)²", conv2d(x, weight: weight, bias: bias, shape: geometry).storage, naive.storage)
+            if kernel == 3 && stride == 1 {
+                check("conv2dWinograd \(channels)→\(outChannels) on \(size)²", conv2dWinograd(x, weight: weight, bias: bias, shape: geometry).storage, naive.storage)
+            }
+            let g = pseudoRandomTensor(naive.shape, seed: 34)
+            check("conv2dBackwardInput \(channels)→\(outChannels) \(kernel)×\(kernel)/\(stride)",
+                  conv2dBackwardInput(g, weight: weight, shape: geometry, inputHeight: size, inputWidth: size).storage,
+                  conv2dBackwardInputNaive(g, weight: weight, shape: geometry, inputHeight: size, inputWidth: size).storage)
+        }
+        print("portable kernels: \(checks) checks, \(failures) failures")
+        if failures > 0 { exit(1) }
+    }
+}
