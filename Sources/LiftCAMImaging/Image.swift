@@ -3,9 +3,13 @@
 /// The fields are constants so the one invariant every codec relies on,
 /// `pixels.count == width * height * channels`, cannot be broken after `init` checked it.
 public struct Image: Equatable, Sendable {
+    /// Pixels per row.
     public let width: Int
+    /// Rows.
     public let height: Int
+    /// Values per pixel: 1 (grey), 2 (grey and alpha), 3 (RGB) or 4 (RGBA).
     public let channels: Int
+    /// The samples, `[height, width, channels]`, row-major, 8 bits each.
     public let pixels: [UInt8]   // [height, width, channels]
 
     /// The largest image any codec here will allocate: 2^26 pixels (8192 × 8192), so a forged
@@ -95,7 +99,9 @@ public struct Image: Equatable, Sendable {
 /// Why an image could not be read or written: one line, "<format>: <problem>",
 /// e.g. "PNG: CRC mismatch in chunk IDAT". Callers prefix the file name.
 public struct ImageError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// The message, without the file name.
     public let description: String
 
+    /// An error with this message.
     public init(_ description: String) { self.description = description }
 }

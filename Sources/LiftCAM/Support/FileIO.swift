@@ -11,6 +11,7 @@ import Dispatch
 
 /// Files through the C library's open/read/stat/readdir/rename.
 public struct POSIXFileSystem: FileSystem {
+    /// The process's own file system (it has no state).
     public init() {}
 
     public func openForReading(_ path: String) throws(LiftCAMError) -> POSIXFile {

@@ -103,6 +103,7 @@ public func randomOrderings(count: Int, players: Int, seed: UInt64) -> [[Int]] {
 public struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
+    /// A generator whose sequence is fixed by `seed`.
     public init(seed: UInt64) { state = seed }
 
     public mutating func next() -> UInt64 {

@@ -59,14 +59,18 @@ public func energyPointingGame(saliency: Tensor, box: BoundingBox) -> Double {
 
 /// An axis-aligned box in pixels, half-open: [xMin, xMax) × [yMin, yMax).
 public struct BoundingBox: Equatable, Sendable {
+    /// Left and top edges (inclusive), right and bottom edges (exclusive), in pixels.
     public var xMin, yMin, xMax, yMax: Int
 
+    /// The box [xMin, xMax) × [yMin, yMax).
     public init(xMin: Int, yMin: Int, xMax: Int, yMax: Int) {
         (self.xMin, self.yMin, self.xMax, self.yMax) = (xMin, yMin, xMax, yMax)
     }
 
+    /// Whether the box holds no pixel.
     public var isEmpty: Bool { xMax <= xMin || yMax <= yMin }
 
+    /// Whether pixel (x, y) lies inside the box.
     public func contains(x: Int, y: Int) -> Bool { x >= xMin && x < xMax && y >= yMin && y < yMax }
 }
 

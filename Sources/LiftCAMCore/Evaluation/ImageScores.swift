@@ -6,8 +6,9 @@ public struct ImageScores: Equatable, Sendable {
     public var explanation: Double
     /// D^c = softmax(f((1 − s(u(L^c))) ∘ x))_c (Eq 14).
     public var deletion: Double
-    /// softmax_c along the insertion and deletion curves, 41 points each.
+    /// softmax_c along the insertion curve (most salient pixels inserted first), 41 points.
     public var insertionCurve: [Double]
+    /// softmax_c along the deletion curve (most salient pixels removed first).
     public var deletionCurve: [Double]
     /// Eq 15 (%), or nil when the image has no box.
     public var energyPointingGame: Double?
@@ -16,6 +17,7 @@ public struct ImageScores: Equatable, Sendable {
     /// Seconds the method took for its coefficients.
     public var seconds: Double
 
+    /// Scores from their parts.
     public init(original: Double, explanation: Double, deletion: Double, insertionCurve: [Double],
                 deletionCurve: [Double], energyPointingGame: Double?, cosineToSHAP: Double?, seconds: Double) {
         self.original = original
@@ -28,7 +30,9 @@ public struct ImageScores: Equatable, Sendable {
         self.seconds = seconds
     }
 
+    /// Area under the insertion curve (Table 4; higher is better).
     public var insertionAUC: Double { areaUnderCurve(insertionCurve) }
+    /// Area under the deletion curve (Table 4; lower is better).
     public var deletionAUC: Double { areaUnderCurve(deletionCurve) }
 }
 
@@ -85,6 +89,7 @@ public struct ImageMeasures: Equatable, Sendable {
     /// Seconds the method took for its coefficients.
     public var seconds: Double
 
+    /// Measures from their parts.
     public init(original: Double, explanation: Double, deletion: Double, insertionAUC: Double, deletionAUC: Double,
                 energyPointingGame: Double?, cosineToSHAP: Double?, seconds: Double) {
         self.original = original
@@ -109,6 +114,7 @@ extension ImageScores {
 
 /// The paper's tables for one method over a set of images: means of the per-image scores.
 public struct MethodSummary: Equatable, Sendable {
+    /// How many images the means are over.
     public var images: Int
     /// Eq 12, Eq 13, Eq 14 (%).
     public var increaseInConfidence, averageDrop, averageDropInDeletion: Double
@@ -118,6 +124,7 @@ public struct MethodSummary: Equatable, Sendable {
     public var energyPointingGame: Double?
     /// Table 2: mean cosine to SHAP-CAM (nil when not measured).
     public var cosineToSHAP: Double?
+    /// Mean seconds a method took for its coefficients, per image.
     public var secondsPerImage: Double
 
     /// Summarises per-image scores, in the order given (see `init(measures:)`).

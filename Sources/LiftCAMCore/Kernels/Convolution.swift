@@ -2,9 +2,13 @@
 
 /// The hyper-parameters of one convolution layer.
 public struct Conv2dShape: Equatable, Sendable {
+    /// Channels in and out, and the kernel's size: the weight is `[outChannels, inChannels, kernelHeight,
+    /// kernelWidth]`.
     public var inChannels, outChannels, kernelHeight, kernelWidth: Int
+    /// Step of the kernel and zero padding on each side, per direction (PyTorch's `stride`, `padding`).
     public var strideHeight, strideWidth, paddingHeight, paddingWidth: Int
 
+    /// A convolution geometry; stride 1 and no padding unless given.
     public init(inChannels: Int, outChannels: Int, kernelHeight: Int, kernelWidth: Int,
                 strideHeight: Int = 1, strideWidth: Int = 1, paddingHeight: Int = 0, paddingWidth: Int = 0) {
         self.inChannels = inChannels

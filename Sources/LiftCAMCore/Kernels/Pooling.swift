@@ -2,11 +2,14 @@
 
 /// The hyper-parameters of a max or average pooling layer.
 public struct Pool2dShape: Equatable, Sendable {
+    /// Window size, step and zero padding (for max-pooling, −∞ padding) in each direction, as PyTorch's
+    /// `kernel_size`, `stride` and `padding`.
     public var kernelHeight, kernelWidth, strideHeight, strideWidth, paddingHeight, paddingWidth: Int
     /// PyTorch's ceil_mode: the output size rounds up, but the last window must start inside the
     /// input or its left padding.
     public var ceilMode: Bool
 
+    /// A pooling geometry; `ceilMode` is PyTorch's `ceil_mode`.
     public init(kernelHeight: Int, kernelWidth: Int, strideHeight: Int, strideWidth: Int,
                 paddingHeight: Int = 0, paddingWidth: Int = 0, ceilMode: Bool = false) {
         self.kernelHeight = kernelHeight

@@ -13,7 +13,9 @@
 /// Transformed 3×3 kernels of one convolution, packed for the GEMM micro-kernel: computed once and
 /// reused by every call (see `Conv2dLayer`). 36 · O · C floats, 4× the weight they come from.
 public final class WinogradWeights: @unchecked Sendable {
+    /// O, the output channels of the convolution the weights come from.
     public let outChannels: Int
+    /// C, its input channels.
     public let inChannels: Int
     let rowPanels: Int
     /// Floats from one position's block to the next.

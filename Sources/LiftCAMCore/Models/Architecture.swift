@@ -1,7 +1,11 @@
 /// A member of the VGG or ResNet family, as torchvision builds it, named so that the PyTorch
 /// state-dict keys of the model are the keys this project reads weights by.
 public enum Architecture: Equatable, Sendable {
+    /// torchvision's VGG: convolutions and max-pools, adaptive average pooling, a fully connected
+    /// classifier.
     case vgg(VGGConfiguration)
+    /// torchvision's ResNet: a stem, four stages of residual blocks, global average pooling, one Linear
+    /// layer.
     case resnet(ResNetConfiguration)
 
     /// The network input `[C, H, W]` the architecture was made for (224×224 RGB for torchvision's).
@@ -20,6 +24,7 @@ public enum Architecture: Equatable, Sendable {
         }
     }
 
+    /// How many logits the network produces.
     public var classCount: Int {
         switch self {
         case .vgg(let c): return c.classes
@@ -31,21 +36,31 @@ public enum Architecture: Equatable, Sendable {
 /// One entry of a VGG `config`: a 3×3 convolution (padding 1) with that many output channels,
 /// followed by [batch-norm and] ReLU; or "M", a 2×2 max-pool with stride 2.
 public enum VGGItem: Equatable, Sendable {
+    /// A 3×3 convolution, padding 1, with this many output channels, then [batch-norm and] ReLU.
     case convolution(Int)
+    /// A 2×2 max-pool with stride 2 ("M" in torchvision's configurations).
     case maxPool
 }
 
 /// torchvision.models.VGG: `features` from `config`, `avgpool` = AdaptiveAvgPool2d(pool),
 /// `classifier` = Linear, ReLU, Dropout for each hidden width, then Linear to the classes.
 public struct VGGConfiguration: Equatable, Sendable {
+    /// The `features` layers, in order (torchvision's `cfgs`).
     public var config: [VGGItem]
+    /// Whether each convolution is followed by batch normalisation (the `_bn` variants).
     public var batchNorm: Bool
+    /// The output size of `avgpool`, the AdaptiveAvgPool2d before the classifier (7×7 in torchvision).
     public var pool: (height: Int, width: Int)
+    /// Widths of the classifier's hidden Linear layers (4096, 4096 in torchvision).
     public var classifier: [Int]
+    /// Number of classes: the width of the last Linear layer.
     public var classes: Int
+    /// The input `[C, H, W]` the network is made for.
     public var inputShape: [Int]
+    /// Names of the classes, index → name, when known.
     public var classNames: [String]?
 
+    /// A VGG; the defaults are torchvision's ImageNet classifier.
     public init(config: [VGGItem], batchNorm: Bool, pool: (height: Int, width: Int) = (7, 7),
                 classifier: [Int] = [4096, 4096], classes: Int = 1000,
                 inputShape: [Int] = [3, 224, 224], classNames: [String]? = nil) {
@@ -58,6 +73,7 @@ public struct VGGConfiguration: Equatable, Sendable {
         self.classNames = classNames
     }
 
+    /// Field by field (a tuple member keeps the conformance from being synthesised).
     public static func == (a: VGGConfiguration, b: VGGConfiguration) -> Bool {
         a.config == b.config && a.batchNorm == b.batchNorm && a.pool == b.pool
             && a.classifier == b.classifier && a.classes == b.classes
@@ -84,21 +100,33 @@ public struct VGGConfiguration: Equatable, Sendable {
 /// torchvision.models.ResNet with `BasicBlock` or `Bottleneck` blocks, stage widths
 /// `width·[1, 2, 4, 8]` (torchvision: 64) and `layers[i]` blocks in stage i+1.
 public struct ResNetConfiguration: Equatable, Sendable {
+    /// The residual block of a stage: two 3×3 convolutions (ResNet-18/34) or the 1×1–3×3–1×1 bottleneck
+    /// (ResNet-50 and deeper).
     public enum Block: String, Equatable, Sendable {
+        /// Two 3×3 convolutions (torchvision's `BasicBlock`).
         case basic
+        /// 1×1, 3×3, 1×1 convolutions with 4× expansion (torchvision's `Bottleneck`).
         case bottleneck
 
         /// Output channels of a block relative to its planes (torchvision's `expansion`).
         public var expansion: Int { self == .basic ? 1 : 4 }
     }
 
+    /// The kind of residual block every stage uses.
     public var block: Block
+    /// Blocks per stage (e.g. [3, 4, 6, 3] for ResNet-50).
     public var layers: [Int]
+    /// Channels of the stem and of the first stage's blocks (64 in torchvision); each later stage doubles
+    /// it.
     public var width: Int
+    /// Number of classes: the width of the final Linear layer.
     public var classes: Int
+    /// The input `[C, H, W]` the network is made for.
     public var inputShape: [Int]
+    /// Names of the classes, index → name, when known.
     public var classNames: [String]?
 
+    /// A ResNet; the defaults are torchvision's ImageNet classifier.
     public init(block: Block, layers: [Int], width: Int = 64, classes: Int = 1000,
                 inputShape: [Int] = [3, 224, 224], classNames: [String]? = nil) {
         self.block = block

@@ -2,6 +2,7 @@
 
 /// The 1,000 ImageNet (ILSVRC 2012) class names, by the index torchvision's classifiers use.
 public enum ImageNetClasses {
+    /// Index → name, 1,000 entries ("tench", "goldfish", …).
     public static let names: [String] = [
         "tench",
         "goldfish",

@@ -5,8 +5,10 @@
 /// Weights are He-normal (std √(2/fan-in)), biases N(0, 0.05²); batch-norm gets γ ∈ [0.5, 1.5],
 /// β and running means N(0, 0.1²) and running variances in [0.5, 2], so it is never the identity.
 public struct RandomWeights: WeightSource {
+    /// The seed every tensor is drawn from, together with its key.
     public let seed: UInt64
 
+    /// The weights of this seed.
     public init(seed: UInt64) { self.seed = seed }
 
     public func tensor(_ key: String, shape: [Int]) throws(LiftCAMError) -> Tensor {

@@ -66,7 +66,9 @@ public enum Elementary {
 
     /// Float versions, rounded from the Double results.
     public static func exp(_ x: Float) -> Float { Float(exp(Double(x))) }
+    /// ln x in Float, rounded from the Double result.
     public static func log(_ x: Float) -> Float { Float(log(Double(x))) }
+    /// cos x in Float, rounded from the Double result.
     public static func cos(_ x: Float) -> Float { Float(cos(Double(x))) }
 
     /// 2ᵏ·v, in two steps so that neither factor overflows or underflows on its own.

@@ -4,6 +4,7 @@
 
 /// What a path names.
 public enum PathKind: Sendable {
+    /// Nothing there; a regular file (or a link to one); a directory.
     case missing, file, directory
 }
 
@@ -57,6 +58,7 @@ extension ReadableFile {
 
 /// The file operations the core needs. A new platform implements these four.
 public protocol FileSystem {
+    /// The platform's open file.
     associatedtype File: ReadableFile
     /// Opens a file for reading: "no such file", "is a directory" or "cannot read: <reason>".
     func openForReading(_ path: String) throws(LiftCAMError) -> File

@@ -6,14 +6,18 @@
 /// Equality is structural and order-sensitive: two values are equal when they would serialize to
 /// the same text (except that `.float(x)` and `.number(Double(x))` are different cases).
 public enum JSONValue: Sendable {
+    /// JSON's `null`.
     case null
+    /// `true` or `false`.
     case bool(Bool)
     /// Every number the parser reads is a Double (RFC 8259 §6 leaves the precision to us).
     case number(Double)
     /// A Float32 number, serialized with Float's shortest round-trip digits ("0.1", not the
     /// "0.10000000149011612" that the same value printed as a Double would give).
     case float(Float)
+    /// A string, unescaped.
     case string(String)
+    /// An array, in order.
     case array([JSONValue])
     /// Key-value pairs in order. The parser refuses duplicate keys.
     case object([(String, JSONValue)])
@@ -47,10 +51,15 @@ extension JSONValue {
     /// The number as an Int, only when it is integral and fits (2.0 gives 2; 2.5 gives nil).
     public var intValue: Int? { doubleValue.flatMap { Int(exactly: $0) } }
 
+    /// The string of a `.string`; nil otherwise.
     public var stringValue: String? { if case .string(let value) = self { value } else { nil } }
+    /// The value of a `.bool`; nil otherwise.
     public var boolValue: Bool? { if case .bool(let value) = self { value } else { nil } }
+    /// The elements of an `.array`; nil otherwise.
     public var arrayValue: [JSONValue]? { if case .array(let items) = self { items } else { nil } }
+    /// The key-value pairs of an `.object`, in order; nil otherwise.
     public var objectValue: [(String, JSONValue)]? { if case .object(let pairs) = self { pairs } else { nil } }
+    /// Whether the value is `null`.
     public var isNull: Bool { if case .null = self { true } else { false } }
 
     /// An array whose elements are all numbers, as Float32; nil otherwise.

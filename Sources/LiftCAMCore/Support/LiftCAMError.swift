@@ -4,6 +4,7 @@ public struct LiftCAMError: Error, CustomStringConvertible, Equatable, Sendable 
     /// One line: "<where>: <what is wrong>".
     public let description: String
 
+    /// An error with this one-line message.
     public init(_ description: String) { self.description = description }
 
     /// An error about a file: "path: problem".

@@ -3,7 +3,9 @@
 /// The core has no threads, so its own lock does nothing; a platform that runs the core on several
 /// threads at once installs a real one (LiftCAM installs a pthread mutex).
 public protocol Lock: AnyObject {
+    /// Waits until no other thread holds the lock, then holds it.
     func lock()
+    /// Releases the lock, which the calling thread holds.
     func unlock()
 }
 

@@ -4,6 +4,7 @@ public final class MemoryFileSystem: FileSystem {
     /// The files by path ("models/tiny/weights/fc.weight.npy").
     public private(set) var files: [String: [UInt8]]
 
+    /// A file system holding these files; directories are implied by the paths.
     public init(files: [String: [UInt8]] = [:]) { self.files = files }
 
     /// The files of an archive: a count, then per file the length of its path, the path, the

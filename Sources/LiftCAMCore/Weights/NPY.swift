@@ -7,7 +7,10 @@
 
 /// What an NPY header says, before any data is read.
 public struct NPYHeader: Sendable, Equatable {
+    /// The format version from the file's sixth byte: 1, 2 or 3 (which differ in the header length field
+    /// and text encoding).
     public var majorVersion: Int
+    /// The minor version (0 in every version NumPy writes).
     public var minorVersion: Int
     /// NumPy's dtype string ("descr"), e.g. "<f4" (little-endian float32) or "<i8" (int64).
     public var dtype: String
