@@ -65,6 +65,8 @@ func htmlHead(title: String) -> String {
     .note { color: #555; max-width: 60em; }
     .best { font-weight: bold; }
     .swatch { display: inline-block; width: 0.9em; height: 0.9em; margin-right: 0.3em; vertical-align: middle; }
+    .wide { overflow-x: auto; }
+    table.overlays th, table.overlays td { padding: 0.2em 3px; }
     footer { margin-top: 2em; color: #888; font-size: 12px; }
     </style>
     </head>

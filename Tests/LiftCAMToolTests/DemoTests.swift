@@ -54,7 +54,15 @@ final class DemoTests: PlatformTestCase {
         let index = try String(contentsOfFile: out + "/index.html", encoding: .utf8)
         XCTAssertTrue(index.contains("href=\"digit_0/report.html\"") && index.contains("href=\"digit_1/report.html\""))
         XCTAssertEqual(inlinedPNGs(in: index).count, 2 * (1 + CAMMethod.allCases.count))
-        XCTAssertTrue(index.contains("<td>1 · dog &amp; &lt;fox&gt;</td>"), "the true class of the second image")
+        XCTAssertTrue(index.contains("true <span class=\"true\">1 · dog &amp; &lt;fox&gt;</span>"), "the true class of the second image")
+        // A row of every method's overlay fits the page's 1200 px: the widths shown, each with the
+        // 14 px its cell adds (padding and image margin), add up to at most the 1170 px of content.
+        let shownWidths = index.components(separatedBy: "<img").dropFirst().compactMap { tag in
+            tag.components(separatedBy: "width=\"").dropFirst().first.flatMap { Int($0.prefix { $0.isNumber }) }
+        }
+        let perRow = 1 + CAMMethod.allCases.count
+        XCTAssertEqual(shownWidths.count, 2 * perRow)
+        XCTAssertLessThanOrEqual(shownWidths.prefix(perRow).map { $0 + 14 }.reduce(0, +), 1170)
 
         for (n, picture) in pictures.prefix(2).enumerated() {
             let folder = "\(out)/digit_\(n)"
