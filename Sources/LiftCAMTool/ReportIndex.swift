@@ -18,7 +18,7 @@ func demoIndexHTML(pages: [DemoPage], arch: String) -> String {
     // The image and one column per method share the page's width, so pictures shrink as methods
     // are added (all ten: 90 px) and the true and predicted classes sit under the image. The table
     // still scrolls sideways in a window narrower than the page, rather than being cut off.
-    html += "<h2>Overlays</h2>\n<div class=\"wide\"><table class=\"overlays\">\n<tr><th>image · true · predicted</th>"
+    html += "<h2>Overlays</h2>\n<div class=\"wide\"><table class=\"overlays\">\n<tr><th>image</th>"
     html += methods.map { "<th>\(escapeHTML($0.rawValue))</th>" }.joined() + "</tr>\n"
     let height = first.explainer.input.shape[1], width = first.explainer.input.shape[2]
     let thumbnail = overlayThumbnailWidth(imageWidth: width, columns: methods.count + 1)
