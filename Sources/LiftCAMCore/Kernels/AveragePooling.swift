@@ -30,7 +30,7 @@ public func avgPool2d(_ input: Tensor, shape: Pool2dShape) -> Tensor {
                                 // 16 outputs at once, each lane summing its window in the same order.
                                 let firstColumn = column * stride - padding
                                 let pairsFit = firstColumn + kernelWidth + 30 < width
-                                var sum = Float16Lanes()
+                                var sum = Float32x16()
                                 for h in row.range {
                                     for v in 0 ..< kernelWidth {
                                         sum += loadStridedLanes(source + h * width + firstColumn + v, stride: stride, pairsFit: pairsFit)

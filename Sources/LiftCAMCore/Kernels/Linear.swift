@@ -116,7 +116,7 @@ public func linearBackwardInputNaive(_ gradOutput: Tensor, weight: Tensor) -> Te
 /// Σ a[i] · b[i] over `count` elements in four SIMD16 accumulators (independent FMA chains).
 @inline(__always)
 func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
-    var sum0 = Float16Lanes(), sum1 = Float16Lanes(), sum2 = Float16Lanes(), sum3 = Float16Lanes()
+    var sum0 = Float32x16(), sum1 = Float32x16(), sum2 = Float32x16(), sum3 = Float32x16()
     var i = 0
     while i + 64 <= count {
         sum0 = multiplyAdd(sum0, loadLanes(a + i), loadLanes(b + i))

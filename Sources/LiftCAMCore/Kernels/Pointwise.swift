@@ -110,7 +110,7 @@ public func channelAffine(_ x: Tensor, scale: [Float], shift: [Float]) -> Tensor
                 for plane in planeRange {
                     let factor = scale[plane % channels], offset = shift[plane % channels]
                     let from = source + plane * planeSize, to = target + plane * planeSize
-                    let factors = Float16Lanes(repeating: factor), offsets = Float16Lanes(repeating: offset)
+                    let factors = Float32x16(repeating: factor), offsets = Float32x16(repeating: offset)
                     var i = 0
                     while i + 16 <= planeSize {
                         storeLanes(loadLanes(from + i) * factors + offsets, to + i)
