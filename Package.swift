@@ -51,12 +51,15 @@ let package = Package(
         .target(name: "LiftCAMTool", dependencies: ["LiftCAM", "LiftCAMCommandLine", "LiftCAMImaging"], swiftSettings: fastMath),
         .executableTarget(name: "liftcam", dependencies: ["LiftCAMTool"], swiftSettings: fastMath),
         .executableTarget(name: "liftcam-bench", dependencies: ["LiftCAM"], swiftSettings: fastMath),
+        // The library as a user's program takes it (README's "As a library" snippet, made to run).
+        .executableTarget(name: "explain-image", dependencies: ["LiftCAM", "LiftCAMImaging"], path: "Examples/ExplainImage",
+                          swiftSettings: fastMath),
         // Seeded mutations of valid files fed to every parser (see README, "Robustness").
         .target(name: "LiftCAMFuzzing", dependencies: ["LiftCAM", "LiftCAMImaging", "LiftCAMTool"], swiftSettings: fastMath),
         .executableTarget(name: "liftcam-fuzz", dependencies: ["LiftCAMFuzzing"], swiftSettings: fastMath),
         .testTarget(name: "LiftCAMTests", dependencies: ["LiftCAM", "LiftCAMImaging"], swiftSettings: fastMath),
         .testTarget(name: "LiftCAMImagingTests", dependencies: ["LiftCAMImaging"], swiftSettings: fastMath),
-        .testTarget(name: "LiftCAMToolTests", dependencies: ["LiftCAMTool", "liftcam"], swiftSettings: fastMath),
+        .testTarget(name: "LiftCAMToolTests", dependencies: ["LiftCAMTool", "liftcam", "explain-image"], swiftSettings: fastMath),
         // The core built for other platforms (WebAssembly, microcontrollers) and run against the native tool.
         .testTarget(name: "LiftCAMPlatformTests", dependencies: ["LiftCAM", "LiftCAMTool"]),
         .testTarget(name: "LiftCAMFuzzingTests", dependencies: ["LiftCAMFuzzing", "LiftCAMTool", "liftcam"], swiftSettings: fastMath),

@@ -56,12 +56,4 @@ final class MethodDefinitionTests: PlatformTestCase {
         let shrunk = limeCAMCoefficients(game: game, samples: 200, seed: 3, lassoAlpha: 0.01)
         for (s, e) in zip(shrunk, exact) { XCTAssertLessThanOrEqual(abs(s), abs(e) + 1e-4); XCTAssertGreaterThanOrEqual(s * e, -1e-8) }
     }
-
-    func testMethodListParsing() throws {
-        XCTAssertEqual(try CAMMethod.parseList("lift,gradcam, shap-exact"), [.lift, .gradcam, .shapExact])
-        XCTAssertEqual(try CAMMethod.parseList("all"), CAMMethod.allCases)
-        XCTAssertThrowsError(try CAMMethod.parseList("lift,gradcam3")) { error in
-            XCTAssertTrue("\(error)".contains("unknown method 'gradcam3'"))
-        }
-    }
 }

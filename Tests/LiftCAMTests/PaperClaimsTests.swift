@@ -71,7 +71,7 @@ final class PaperClaimsTests: PlatformTestCase {
             let alpha = try explainer.coefficients(.shap, target: target, options: MethodOptions(orderings: orderings, seed: 11))
             XCTAssertEqual(alpha.reduce(0, +), delta, accuracy: 1e-4 * max(abs(delta), 1), "local accuracy, |Π| = \(orderings)")
             errors.append(relativeError(alpha, exact))
-            if orderings == 2000 { XCTAssertGreaterThan(cosine(alpha, exact), 0.999) }
+            if orderings == 2000 { XCTAssertGreaterThan(cosineSimilarity(alpha, exact), 0.999) }
         }
         XCTAssertLessThan(errors[3], errors[0], "errors by |Π|: \(errors)")
         XCTAssertLessThan(errors[3], errors[1], "errors by |Π|: \(errors)")

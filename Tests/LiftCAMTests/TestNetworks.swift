@@ -34,13 +34,3 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Float {
     let scale = max(b.map(abs).max() ?? 0, 1e-12)
     return zip(a, b).map { abs($0 - $1) }.max().map { $0 / scale } ?? 0
 }
-
-func cosine(_ a: [Float], _ b: [Float]) -> Double {
-    var dot = 0.0, na = 0.0, nb = 0.0
-    for (x, y) in zip(a, b) {
-        dot += Double(x) * Double(y)
-        na += Double(x) * Double(x)
-        nb += Double(y) * Double(y)
-    }
-    return dot / max((na * nb).squareRoot(), 1e-300)
-}

@@ -3,21 +3,6 @@ public enum CAMMethod: String, CaseIterable, Sendable {
     case lift, gradcam, gradcampp, xgradcam, ablation, scorecam, shap
     case shapExact = "shap-exact"
     case lime, lrp
-
-    /// Parses "all" or a comma-separated list ("lift,gradcam"); an unknown name is an error that
-    /// lists the known ones.
-    public static func parseList(_ text: String) throws(LiftCAMError) -> [CAMMethod] {
-        if text == "all" { return allCases }
-        var methods: [CAMMethod] = []
-        for name in text.split(separator: ",", omittingEmptySubsequences: false) {
-            let trimmed = name.trimmingSpaces
-            guard let method = CAMMethod(rawValue: trimmed) else {
-                throw LiftCAMError("unknown method '\(trimmed)'; known: \(allCases.map { $0.rawValue }.joined(separator: ", ")), all")
-            }
-            if !methods.contains(method) { methods.append(method) }
-        }
-        return methods
-    }
 }
 
 /// Settings some methods take.
@@ -153,12 +138,6 @@ public struct Explainer: Sendable {
         return Explanation(method: method, coefficients: alpha, map: map,
                            saliency: saliency(of: map, height: input.shape[1], width: input.shape[2]),
                            seconds: seconds)
-    }
-}
-
-extension Substring {
-    var trimmingSpaces: String {
-        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
     }
 }
 

@@ -30,7 +30,7 @@ public func avgPool2d(_ input: Tensor, shape: Pool2dShape) -> Tensor {
                                 // 16 outputs at once, each lane summing its window in the same order.
                                 let firstColumn = column * stride - padding
                                 let pairsFit = firstColumn + kernelWidth + 30 < width
-                                var sum = Float16Lanes()
+                                var sum = Float32x16()
                                 for h in row.range {
                                     for v in 0 ..< kernelWidth {
                                         sum += loadStridedLanes(source + h * width + firstColumn + v, stride: stride, pairsFit: pairsFit)
@@ -56,6 +56,8 @@ public func avgPool2d(_ input: Tensor, shape: Pool2dShape) -> Tensor {
 }
 
 /// The plain loops of `avgPool2d`, window and divisor recomputed for every output element.
+///
+/// Reference implementation, for tests and benchmarks (ARCHITECTURE.md, "Naive twins").
 public func avgPool2dNaive(_ input: Tensor, shape: Pool2dShape) -> Tensor {
     let (planes, height, width, outputHeight, outputWidth) = checkPooling(input.shape, shape: shape)
     var output = [Float](repeating: 0, count: planes * outputHeight * outputWidth)
@@ -159,6 +161,8 @@ public func adaptiveAvgPool2d(_ input: Tensor, outputHeight: Int, outputWidth: I
 }
 
 /// The plain loops of `adaptiveAvgPool2d`, bins recomputed for every output element.
+///
+/// Reference implementation, for tests and benchmarks (ARCHITECTURE.md, "Naive twins").
 public func adaptiveAvgPool2dNaive(_ input: Tensor, outputHeight: Int, outputWidth: Int) -> Tensor {
     let (planes, height, width) = checkAdaptivePooling(input.shape, outputHeight: outputHeight, outputWidth: outputWidth)
     var output = [Float](repeating: 0, count: planes * outputHeight * outputWidth)

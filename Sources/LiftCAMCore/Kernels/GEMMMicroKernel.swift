@@ -114,7 +114,7 @@ func transposeRowsIntoPanel(_ source: UnsafePointer<Float>, rowStride: Int, rows
 func gemmMicroKernel(depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>,
                      c: UnsafeMutablePointer<Float>, ldc: Int, overwrite: Bool) {
     if buildFusesMultiplyAdd {
-        gemmMicroKernelStrip(Float16Lanes.self, columnOffset: 0, depth: depth, packedA: packedA, packedB: packedB,
+        gemmMicroKernelStrip(Float32x16.self, columnOffset: 0, depth: depth, packedA: packedA, packedB: packedB,
                              c: c, ldc: ldc, overwrite: overwrite)
     } else {
         gemmMicroKernelStrip(SIMD8<Float>.self, columnOffset: 0, depth: depth, packedA: packedA, packedB: packedB,

@@ -1,7 +1,7 @@
 // Small helpers shared by the kernels: output allocation, work splitting, SIMD loads and stores.
 
-/// Sixteen floats: two AVX2 registers, the unit every fast kernel works in.
-typealias Float16Lanes = SIMD16<Float>
+/// Sixteen 32-bit floats (not half precision): two AVX2 registers, the unit every fast kernel works in.
+typealias Float32x16 = SIMD16<Float>
 
 /// Whether this build fuses multiply-adds (one instruction, one rounding). It does unless the build
 /// defines LIFTCAM_SEPARATE_MULTIPLY_ADD, which Package.swift does where the compiler may not assume
@@ -37,14 +37,14 @@ let minimumParallelWork = 1 << 16
 
 /// Loads sixteen floats from a possibly unaligned address.
 @inline(__always)
-func loadLanes(_ pointer: UnsafePointer<Float>) -> Float16Lanes {
-    UnsafeRawPointer(pointer).loadUnaligned(as: Float16Lanes.self)
+func loadLanes(_ pointer: UnsafePointer<Float>) -> Float32x16 {
+    UnsafeRawPointer(pointer).loadUnaligned(as: Float32x16.self)
 }
 
 /// Stores sixteen floats to a possibly unaligned address.
 @inline(__always)
-func storeLanes(_ value: Float16Lanes, _ pointer: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: Float16Lanes.self)
+func storeLanes(_ value: Float32x16, _ pointer: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: Float32x16.self)
 }
 
 /// Uninitialized floats starting on a cache line (64 bytes), released with `deallocate()`.

@@ -35,6 +35,8 @@ public func linear(_ input: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
 }
 
 /// The plain loops of `linear`: y[n, o] = b[o] + Σ_i x[n, i] · W[o, i], summed in order of i.
+///
+/// Reference implementation, for tests and benchmarks (ARCHITECTURE.md, "Naive twins").
 public func linearNaive(_ input: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
     let (batch, inFeatures, outFeatures) = checkLinear(input.shape, weight: weight, bias: bias)
     var output = [Float](repeating: 0, count: batch * outFeatures)
@@ -94,6 +96,8 @@ public func linearBackwardInput(_ gradOutput: Tensor, weight: Tensor) -> Tensor 
 }
 
 /// The plain loops of `linearBackwardInput`: dx[n, i] = Σ_o dy[n, o] · W[o, i], summed in order of o.
+///
+/// Reference implementation, for tests and benchmarks (ARCHITECTURE.md, "Naive twins").
 public func linearBackwardInputNaive(_ gradOutput: Tensor, weight: Tensor) -> Tensor {
     let (batch, inFeatures, outFeatures) = checkLinearBackward(gradOutput.shape, weight: weight)
     var gradInput = [Float](repeating: 0, count: batch * inFeatures)
@@ -112,7 +116,7 @@ public func linearBackwardInputNaive(_ gradOutput: Tensor, weight: Tensor) -> Te
 /// Σ a[i] · b[i] over `count` elements in four SIMD16 accumulators (independent FMA chains).
 @inline(__always)
 func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
-    var sum0 = Float16Lanes(), sum1 = Float16Lanes(), sum2 = Float16Lanes(), sum3 = Float16Lanes()
+    var sum0 = Float32x16(), sum1 = Float32x16(), sum2 = Float32x16(), sum3 = Float32x16()
     var i = 0
     while i + 64 <= count {
         sum0 = multiplyAdd(sum0, loadLanes(a + i), loadLanes(b + i))

@@ -42,6 +42,8 @@ private func zeroNegatives(_ source: UnsafePointer<Float>, into target: UnsafeMu
 }
 
 /// The plain loop of `relu`.
+///
+/// Reference implementation, for tests and benchmarks (ARCHITECTURE.md, "Naive twins").
 public func reluNaive(_ x: Tensor) -> Tensor {
     Tensor(shape: x.shape, storage: x.storage.map { $0 < 0 ? 0 : $0 })
 }
@@ -87,6 +89,8 @@ func reluInPlace(_ x: inout Tensor) {
 }
 
 /// The plain loop of `add`.
+///
+/// Reference implementation, for tests and benchmarks (ARCHITECTURE.md, "Naive twins").
 public func addNaive(_ a: Tensor, _ b: Tensor) -> Tensor {
     precondition(a.shape == b.shape, "add: shapes \(a.shape) and \(b.shape) differ")
     return Tensor(shape: a.shape, storage: zip(a.storage, b.storage).map { $0 + $1 })
@@ -106,7 +110,7 @@ public func channelAffine(_ x: Tensor, scale: [Float], shift: [Float]) -> Tensor
                 for plane in planeRange {
                     let factor = scale[plane % channels], offset = shift[plane % channels]
                     let from = source + plane * planeSize, to = target + plane * planeSize
-                    let factors = Float16Lanes(repeating: factor), offsets = Float16Lanes(repeating: offset)
+                    let factors = Float32x16(repeating: factor), offsets = Float32x16(repeating: offset)
                     var i = 0
                     while i + 16 <= planeSize {
                         storeLanes(loadLanes(from + i) * factors + offsets, to + i)
@@ -123,6 +127,8 @@ public func channelAffine(_ x: Tensor, scale: [Float], shift: [Float]) -> Tensor
 }
 
 /// The plain loop of `channelAffine`.
+///
+/// Reference implementation, for tests and benchmarks (ARCHITECTURE.md, "Naive twins").
 public func channelAffineNaive(_ x: Tensor, scale: [Float], shift: [Float]) -> Tensor {
     let (_, channels, planeSize) = checkChannelAffine(x.shape, scale: scale, shift: shift)
     var output = x.storage

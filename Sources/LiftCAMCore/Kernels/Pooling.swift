@@ -148,10 +148,10 @@ func interiorOutputColumns(width: Int, outputWidth: Int, shape: Pool2dShape) -> 
 /// 32 contiguous floats and keeps the even ones, allowed only when `pairsFit` (the 32nd float, one
 /// past the last one needed, is still inside the row); other strides gather lane by lane.
 @inline(__always)
-func loadStridedLanes(_ start: UnsafePointer<Float>, stride: Int, pairsFit: Bool) -> Float16Lanes {
+func loadStridedLanes(_ start: UnsafePointer<Float>, stride: Int, pairsFit: Bool) -> Float32x16 {
     if stride == 1 { return loadLanes(start) }
     if stride == 2 && pairsFit { return UnsafeRawPointer(start).loadUnaligned(as: SIMD32<Float>.self).evenHalf }
-    var gathered = Float16Lanes()
+    var gathered = Float32x16()
     for lane in 0 ..< 16 { gathered[lane] = start[lane * stride] }
     return gathered
 }
@@ -164,7 +164,7 @@ func maxPoolSixteenColumns(_ source: UnsafePointer<Float>, width: Int, rows: Ran
                            stride: Int, kernelWidth: Int,
                            into target: UnsafeMutablePointer<Float>, indices: UnsafeMutablePointer<Int32>) {
     let laneOffsets = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) &* Int32(stride)
-    var best = Float16Lanes(repeating: -.infinity)
+    var best = Float32x16(repeating: -.infinity)
     var bestIndex = SIMD16<Int32>(repeating: Int32(truncatingIfNeeded: rows.lowerBound * width + firstColumn)) &+ laneOffsets
     let pairsFit = firstColumn + kernelWidth + 30 < width
     for h in rows {
@@ -182,6 +182,8 @@ func maxPoolSixteenColumns(_ source: UnsafePointer<Float>, width: Int, rows: Ran
 }
 
 /// The plain loops of `maxPool2d`, window bounds recomputed for every output element.
+///
+/// Reference implementation, for tests and benchmarks (ARCHITECTURE.md, "Naive twins").
 public func maxPool2dNaive(_ input: Tensor, shape: Pool2dShape) -> (output: Tensor, argmax: [Int32]) {
     let (planes, height, width, outputHeight, outputWidth) = checkPooling(input.shape, shape: shape)
     var output = [Float](repeating: 0, count: planes * outputHeight * outputWidth)

@@ -61,8 +61,8 @@ public func bilinearResize(_ input: Tensor, height: Int, width: Int) -> Tensor {
                     for (i, tap) in rowTaps.enumerated() {
                         let top = blended + tap.first * width, bottom = blended + tap.second * width
                         let outputRow = target + i * width
-                        let topWeight = Float16Lanes(repeating: tap.firstWeight)
-                        let bottomWeight = Float16Lanes(repeating: tap.secondWeight)
+                        let topWeight = Float32x16(repeating: tap.firstWeight)
+                        let bottomWeight = Float32x16(repeating: tap.secondWeight)
                         var j = 0
                         while j + 16 <= width {
                             storeLanes(topWeight * loadLanes(top + j) + bottomWeight * loadLanes(bottom + j), outputRow + j)
@@ -80,6 +80,8 @@ public func bilinearResize(_ input: Tensor, height: Int, width: Int) -> Tensor {
 }
 
 /// The plain loops of `bilinearResize`: PyTorch's formula written out for every output element.
+///
+/// Reference implementation, for tests and benchmarks (ARCHITECTURE.md, "Naive twins").
 public func bilinearResizeNaive(_ input: Tensor, height: Int, width: Int) -> Tensor {
     let (planes, inputHeight, inputWidth, outputShape) = checkResize(input.shape, height: height, width: width)
     /// One dimension of PyTorch's `compute_source_index_and_lambda`.

@@ -22,9 +22,9 @@ let winogradOutputTile = 4
 
 /// Bᵀ applied to one line of six values (a column, then a row, of the input tile).
 @inline(__always)
-func winogradInputLine(_ d0: Float16Lanes, _ d1: Float16Lanes, _ d2: Float16Lanes, _ d3: Float16Lanes,
-                       _ d4: Float16Lanes, _ d5: Float16Lanes)
-    -> (Float16Lanes, Float16Lanes, Float16Lanes, Float16Lanes, Float16Lanes, Float16Lanes) {
+func winogradInputLine(_ d0: Float32x16, _ d1: Float32x16, _ d2: Float32x16, _ d3: Float32x16,
+                       _ d4: Float32x16, _ d5: Float32x16)
+    -> (Float32x16, Float32x16, Float32x16, Float32x16, Float32x16, Float32x16) {
     let fourth = d4 - 4 * d2, third = d3 - 4 * d1      // shared by rows 1 and 2
     let evenDiff = d4 - d2, oddDiff = 2 * (d3 - d1)    // shared by rows 3 and 4
     return (4 * d0 - 5 * d2 + d4, fourth + third, fourth - third,
@@ -33,9 +33,9 @@ func winogradInputLine(_ d0: Float16Lanes, _ d1: Float16Lanes, _ d2: Float16Lane
 
 /// Aᵀ applied to one line of six values (a column, then a row, of the transformed product).
 @inline(__always)
-func winogradOutputLine(_ m0: Float16Lanes, _ m1: Float16Lanes, _ m2: Float16Lanes, _ m3: Float16Lanes,
-                        _ m4: Float16Lanes, _ m5: Float16Lanes)
-    -> (Float16Lanes, Float16Lanes, Float16Lanes, Float16Lanes) {
+func winogradOutputLine(_ m0: Float32x16, _ m1: Float32x16, _ m2: Float32x16, _ m3: Float32x16,
+                        _ m4: Float32x16, _ m5: Float32x16)
+    -> (Float32x16, Float32x16, Float32x16, Float32x16) {
     let sum12 = m1 + m2, diff12 = m1 - m2, sum34 = m3 + m4, diff34 = m3 - m4
     return (m0 + sum12 + sum34, diff12 + 2 * diff34, sum12 + 4 * sum34, diff12 + 8 * diff34 + m5)
 }
@@ -45,9 +45,9 @@ func winogradOutputLine(_ m0: Float16Lanes, _ m1: Float16Lanes, _ m2: Float16Lan
 @inline(__always)
 func winogradTransformInputTiles(_ tile: UnsafePointer<Float>, into transformed: UnsafeMutablePointer<Float>,
                                  positionStride: Int) {
-    withUnsafeTemporaryAllocation(of: Float16Lanes.self, capacity: winogradPositions) { scratch in
+    withUnsafeTemporaryAllocation(of: Float32x16.self, capacity: winogradPositions) { scratch in
         let columns = scratch.baseAddress!                    // (Bᵀ d)[k][j] at 6k + j
-        @inline(__always) func d(_ index: Int) -> Float16Lanes { loadLanes(tile + index * 16) }
+        @inline(__always) func d(_ index: Int) -> Float32x16 { loadLanes(tile + index * 16) }
         for j in 0 ..< 6 {
             let t = winogradInputLine(d(j), d(6 + j), d(12 + j), d(18 + j), d(24 + j), d(30 + j))
             columns[j] = t.0; columns[6 + j] = t.1; columns[12 + j] = t.2
@@ -72,14 +72,14 @@ func winogradTransformInputTiles(_ tile: UnsafePointer<Float>, into transformed:
 @inline(__always)
 func winogradTransformOutputTiles(_ products: UnsafePointer<Float>, positionStride: Int, bias: Float,
                                   applyReLU: Bool, into tile: UnsafeMutablePointer<Float>) {
-    withUnsafeTemporaryAllocation(of: Float16Lanes.self, capacity: 24) { scratch in
+    withUnsafeTemporaryAllocation(of: Float32x16.self, capacity: 24) { scratch in
         let columns = scratch.baseAddress!                    // (Aᵀ M)[k][ν] at 6k + ν
-        @inline(__always) func m(_ index: Int) -> Float16Lanes { loadLanes(products + index * positionStride) }
+        @inline(__always) func m(_ index: Int) -> Float32x16 { loadLanes(products + index * positionStride) }
         for v in 0 ..< 6 {
             let t = winogradOutputLine(m(v), m(6 + v), m(12 + v), m(18 + v), m(24 + v), m(30 + v))
             columns[v] = t.0; columns[6 + v] = t.1; columns[12 + v] = t.2; columns[18 + v] = t.3
         }
-        let zero = Float16Lanes(), shift = Float16Lanes(repeating: bias)
+        let zero = Float32x16(), shift = Float32x16(repeating: bias)
         for k in 0 ..< 4 {
             let row = columns + 6 * k
             let y = winogradOutputLine(row[0], row[1], row[2], row[3], row[4], row[5])

@@ -27,19 +27,22 @@ public struct ParallelLoop {
     nonisolated(unsafe) public static var current: ParallelLoop = .serial
 }
 
-/// A raw pointer that may cross into the workers of a parallel loop.
+/// A raw pointer marked as safe to send to another thread.
 ///
-/// Swift 6 checking refuses to send `UnsafeMutablePointer` to another thread. Every use writes
-/// disjoint ranges from different chunks, which is what makes the `@unchecked` promise true.
-public struct SendablePointer<T>: @unchecked Sendable {
-    public let base: UnsafeMutablePointer<T>
-    public init(_ base: UnsafeMutablePointer<T>) { self.base = base }
+/// `parallelFor`'s body is not `@Sendable`, so most kernels capture their buffers' pointers as they
+/// are. One kernel wraps them: `blockwiseLinear` (its output in this, its inputs in
+/// `SendableConstPointer`), whose chunks each write their own rows of the result. That is what makes
+/// the `@unchecked` promise true there, and what any other use must keep to: no two chunks write
+/// the same element.
+struct SendablePointer<T>: @unchecked Sendable {
+    let base: UnsafeMutablePointer<T>
+    init(_ base: UnsafeMutablePointer<T>) { self.base = base }
 }
 
 /// A read-only pointer that may cross into workers.
-public struct SendableConstPointer<T>: @unchecked Sendable {
-    public let base: UnsafePointer<T>
-    public init(_ base: UnsafePointer<T>) { self.base = base }
+struct SendableConstPointer<T>: @unchecked Sendable {
+    let base: UnsafePointer<T>
+    init(_ base: UnsafePointer<T>) { self.base = base }
 }
 
 /// The number of chunks that run at once: the installed loop's workers (1 for the core alone).

@@ -6,15 +6,9 @@ import LiftCAM
 
 usePlatformServices()
 
-func seconds(_ body: () -> Void) -> Double {
-    let elapsed = ContinuousClock().measure(body)
-    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-}
-
-func median(_ values: [Double]) -> Double {
-    let sorted = values.sorted()
-    return sorted.count % 2 == 1 ? sorted[sorted.count / 2]
-        : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+/// Wall time of one call of `body`, in seconds (`seconds` and `median` are the library's own).
+func timed(_ body: () -> Void) -> Double {
+    seconds(ContinuousClock().measure(body))
 }
 
 /// Values in [-1, 1) from a fixed linear congruential sequence: the same matrices in every build.
@@ -31,7 +25,7 @@ let a = pseudoRandomValues(size * size, seed: 1), b = pseudoRandomValues(size * 
 var c = [Float](repeating: 0, count: size * size)
 var gemmTimes: [Double] = []
 for _ in 0 ..< 21 {
-    gemmTimes.append(seconds {
+    gemmTimes.append(timed {
         c.withUnsafeMutableBufferPointer { product in
             gemm(m: size, n: size, k: size, a: a, lda: size, transA: false, b: b, ldb: size, transB: false,
                  c: product.baseAddress!, ldc: size, accumulate: false)
@@ -46,7 +40,7 @@ do {
     let network = try Network(architecture: Architecture.named("vgg16")!, weights: RandomWeights(seed: 1))
     let input = Tensor(shape: [1, 3, 224, 224], storage: pseudoRandomValues(3 * 224 * 224, seed: 3))
     _ = network.forward(input)
-    let forwardTimes = (0 ..< 7).map { _ in seconds { _ = network.forward(input) } }
+    let forwardTimes = (0 ..< 7).map { _ in timed { _ = network.forward(input) } }
     print("vgg16-forward \(median(forwardTimes)) s")
 } catch {
     print("liftcam-consumer: \(error)")
