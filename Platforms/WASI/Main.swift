@@ -100,7 +100,8 @@ func explain(_ arguments: ParsedArguments, files: WASIFileSystem) throws(ToolErr
     let input = try loadInput(path, files: files)
     let methods = try parseMethods(arguments.value("method") ?? "lift")
     let explainer = try failing { () throws(LiftCAMError) in
-        try makeExplainer(network: network, layer: arguments.value("layer"), input: input, path: path)
+        try makeExplainer(network: network, layer: arguments.value("layer"), input: input, path: path,
+                          literal: arguments.flag("literal"))
     }
     let target = try arguments.int("target", default: explainer.predictedClass, minimum: 0)
     let explanations = try explainAll(explainer, methods: methods, target: target, options: try methodOptions(arguments),

@@ -25,6 +25,7 @@ public let explainCommandSpec = CommandSpec(
         OptionSpec(name: "seed", valueName: "S", help: "seed for shap orderings and lime samples (default 0)"),
         OptionSpec(name: "lime-samples", valueName: "N", help: "coalitions lime samples (default K, as the official code)"),
         OptionSpec(name: "xgrad-normalized", valueName: nil, help: "XGrad-CAM divided by ΣA_k, as its own paper (default: Eq 10 literally)"),
+        OptionSpec(name: "literal", valueName: nil, help: "compute only with the literal transcriptions of the paper: naive kernels, full DeepLIFT pass, whole head per coalition (slow; SPEC.md)"),
         OptionSpec(name: "json", valueName: "FILE|-", help: "write the results as JSON to FILE or standard output"),
         OptionSpec(name: "out", valueName: "DIR", help: "write per method <m>_jet.png, <m>_viridis.png, <m>_overlay.png, <m>_cam.npy, and report.html"),
         OptionSpec(name: "no-metrics", valueName: nil, help: "with --out: leave the faithfulness metrics out of the report (85 forward passes per method)"),

@@ -57,10 +57,12 @@ public func checkInput(_ input: Tensor, fits network: Network, path: String) thr
 }
 
 /// The explainer of an input read from `path`: errors about the input name the file; errors about
-/// the layer (unknown, or not a stack of maps) are about the option and stay as they are.
-public func makeExplainer(network: Network, layer: String?, input: Tensor, path: String) throws(LiftCAMError) -> Explainer {
+/// the layer (unknown, or not a stack of maps) are about the option and stay as they are. `literal`
+/// as `Explainer`'s (--literal).
+public func makeExplainer(network: Network, layer: String?, input: Tensor, path: String,
+                          literal: Bool = false) throws(LiftCAMError) -> Explainer {
     try checkInput(input, fits: network, path: path)
-    return try Explainer(network: network, layer: layer, input: input)
+    return try Explainer(network: network, layer: layer, input: input, literal: literal)
 }
 
 /// How an image becomes the network input x: resized to `height`×`width` (bilinear, align_corners =

@@ -29,7 +29,7 @@ enum EvaluateCommand {
             OptionSpec(name: "repeats", valueName: "R", help: "runs of shap/lime with seeds S, S+1, …: each run's metrics, then their mean (Table 1; default 1)"),
             OptionSpec(name: "reference-orderings", valueName: "N", help: "|Π| of the SHAP-CAM reference for the cosine (Table 2; default 1000, 0: off)"),
             OptionSpec(name: "reference-seed", valueName: "S", help: "seed of the reference's orderings (default: --seed + 1000003, so no shap row shares its orderings)"),
-            sharedOption("seed"), sharedOption("lime-samples"), sharedOption("xgrad-normalized"),
+            sharedOption("seed"), sharedOption("lime-samples"), sharedOption("xgrad-normalized"), sharedOption("literal"),
             OptionSpec(name: "json", valueName: "FILE|-", help: "write the results (with per-image scores, for merging) as JSON"),
             OptionSpec(name: "per-image", valueName: "FILE.jsonl", help: "one JSON line per image and method: Y, O, D, curves, AUCs, pointing, cosine"),
             OptionSpec(name: "skip-bad", valueName: nil, help: "leave out bad rows and unreadable images (counted) instead of stopping"),
@@ -98,7 +98,7 @@ enum EvaluateCommand {
 
         let evaluator = ImageEvaluator(network: network, preprocessing: preprocessing, layer: split.layer, specs: specs,
                                        options: options, repeats: repeats, referenceOrderings: referenceOrderings,
-                                       referenceSeed: referenceSeed, targetMode: targetMode)
+                                       referenceSeed: referenceSeed, targetMode: targetMode, literal: arguments.flag("literal"))
         let progress = Progress(console: console, label: "evaluate", total: items.count)
         var records: [ImageRecord] = [], perImageLines: [String] = []
         for (done, item) in items.enumerated() {
@@ -131,7 +131,7 @@ enum EvaluateCommand {
             ("manifest_rows", .number(Double(manifest.rows.count))), ("manifest_crc32", .number(Double(manifest.checksum))),
             ("size", .array([.number(Double(preprocessing.height)), .number(Double(preprocessing.width))])),
             ("normalize", .bool(preprocessing.normalize)), ("mean", .floats(preprocessing.mean)), ("std", .floats(preprocessing.std)),
-        ])
+        ] + (arguments.flag("literal") ? [("literal", .bool(true))] : []))   // absent when off: older shards still merge
         let inputs: JSONValue = .object([("arch", .string(arguments.required("arch"))),
                                          ("weights", .string(arguments.required("weights"))),
                                          ("data", .string(arguments.required("data")))])

@@ -76,6 +76,8 @@ struct ImageEvaluator {
     let referenceOrderings: Int
     let referenceSeed: UInt64
     let targetMode: TargetMode
+    /// --literal: every explanation and every metric's forward pass on the literal path.
+    let literal: Bool
 
     func runCount(_ spec: MethodSpec) -> Int { spec.isRandomized ? repeats : 1 }
 
@@ -91,7 +93,7 @@ struct ImageEvaluator {
     /// shape), so they belong to its manifest row.
     func explainer(for item: DatasetItem) throws -> Explainer {
         let input = try loadInput(path: item.path, preprocessing: preprocessing)
-        return try makeExplainer(network: network, layer: layer, input: input.tensor, path: item.path)
+        return try makeExplainer(network: network, layer: layer, input: input.tensor, path: item.path, literal: literal)
     }
 
     /// Every method's scores on the image. Errors here are about a method, not the image.

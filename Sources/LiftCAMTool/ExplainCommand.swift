@@ -16,7 +16,8 @@ enum ExplainCommand {
         let inputPath = arguments.required("input")
         let input = try loadInput(path: inputPath, preprocessing: preprocessing)
         let methods = try parseMethods(arguments.value("method") ?? "lift")
-        let explainer = try makeExplainer(network: network, layer: arguments.value("layer"), input: input.tensor, path: inputPath)
+        let explainer = try makeExplainer(network: network, layer: arguments.value("layer"), input: input.tensor, path: inputPath,
+                                          literal: arguments.flag("literal"))
         let target = try arguments.int("target", default: explainer.predictedClass, minimum: 0)
         let explanations = try explainAll(
             explainer, methods: methods, target: target, options: try methodOptions(arguments),

@@ -136,7 +136,8 @@ final class KernelPoolingTests: PlatformTestCase {
 
     /// Each backward is the transpose of its forward: ⟨pool(x), g⟩ = ⟨x, poolᵀ(g)⟩ for average and
     /// adaptive pools (linear maps), and for max pool with its argmax fixed (max pool(x)[i] = x[argmax i]).
-    /// Tolerance 1e-5 · (1 + Σ |g|·window).
+    /// Tolerance 1e-5 · (1 + Σ |g|·window). The naive backward twins (literal mode's) add the same
+    /// terms in the same order: bit for bit the fast ones.
     func testBackwardsAreTransposesOfForwards() {
         var random = KernelTestRandom(seed: 0xBAC)
         for trial in 0 ..< 24 {
@@ -159,6 +160,12 @@ final class KernelPoolingTests: PlatformTestCase {
             XCTAssertEqual(innerProduct(adaptive.storage, h.storage),
                            innerProduct(x.storage, adaptiveAvgPool2dBackward(h, inputShape: inputShape).storage),
                            accuracy: 1e-5 * Double(1 + x.count), "\(what) adaptive to \(outputHeight)×\(outputWidth)")
+            assertBitwiseEqual(avgPool2dBackwardNaive(g, shape: shape, inputShape: inputShape).storage,
+                               avgPool2dBackward(g, shape: shape, inputShape: inputShape).storage, "\(what) average twin")
+            assertBitwiseEqual(maxPool2dBackwardNaive(g, argmax: argmax, inputShape: inputShape).storage,
+                               maxPool2dBackward(g, argmax: argmax, inputShape: inputShape).storage, "\(what) max twin")
+            assertBitwiseEqual(adaptiveAvgPool2dBackwardNaive(h, inputShape: inputShape).storage,
+                               adaptiveAvgPool2dBackward(h, inputShape: inputShape).storage, "\(what) adaptive twin")
         }
     }
 }

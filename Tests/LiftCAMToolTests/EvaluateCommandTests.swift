@@ -89,6 +89,29 @@ final class Captured: @unchecked Sendable {
 }
 
 final class EvaluateCommandTests: PlatformTestCase {
+    /// --literal: the metrics are those of the literal Explainer and its network (within 1e-12), and
+    /// the JSON's config says so.
+    func testLiteralEvaluationUsesTheLiteralPath() throws {
+        let fixture = try EvaluationFixture()
+        let out = fixture.root + "/literal.json"
+        let result = fixture.evaluate(["--method", "lift", "--limit", "2", "--reference-orderings", "0", "--literal", "--json", out])
+        XCTAssertEqual(result.status, 0, result.err)
+        var y: [Double] = [], o: [Double] = []
+        for row in EvaluationFixture.goodRows.prefix(2) {
+            let file = String(row.split(separator: ",")[0])
+            let explainer = try Explainer(network: fixture.network, input: try fixture.input(file), literal: true)
+            let target = explainer.predictedClass
+            let scores = scoreExplanation(network: explainer.network, input: explainer.input, target: target,
+                                          saliency: try explainer.explain(.lift, target: target).saliency, box: nil)
+            y.append(scores.original)
+            o.append(scores.explanation)
+        }
+        let json = try fixture.json(out)
+        XCTAssertEqual(json["config"]?["literal"], true)
+        XCTAssertEqual(try XCTUnwrap(json["methods"]?["lift"]?["ad"]?.doubleValue), averageDrop(original: y, explanation: o),
+                       accuracy: 1e-12)
+    }
+
     /// The JSON's numbers against the same definitions computed here from the library's metric
     /// functions, image by image: Explainer → α (LIFT-CAM) → s(u(L)) → Y, O, D, curves, Eq 15, and
     /// the cosine to SHAP-CAM with 50 orderings (seed 0 + 1000003, the default reference seed). Agreement within 1e-12.

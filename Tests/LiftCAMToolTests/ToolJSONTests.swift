@@ -103,4 +103,22 @@ final class ToolJSONTests: PlatformTestCase {
         XCTAssertEqual(json["methods"]?["gradcam"]?["coefficients"]?.floatArrayValue,
                        try explainer.coefficients(.gradcam, target: other))
     }
+
+    /// explain --literal: listed in --help (explain and evaluate), and its logits and α are the
+    /// literal Explainer's exactly.
+    func testExplainLiteralRunsTheLiteralExplainer() throws {
+        for command in ["explain", "evaluate"] {
+            XCTAssertTrue(runTool([command, "--help"]).output.contains("--literal"), command)
+        }
+        let run = runTool(["explain"] + model.arguments + ["--input", npyPath, "--method", "lift,shap", "--orderings", "4",
+                                                           "--literal", "--json", "-"])
+        XCTAssertEqual(run.status, 0, run.error)
+        let json = try JSONValue.parse(run.output)
+        let literal = try Explainer(network: model.network, input: input, literal: true)
+        XCTAssertEqual(json["logits"]?.floatArrayValue, literal.logits)
+        let target = literal.predictedClass
+        XCTAssertEqual(json["methods"]?["lift"]?["coefficients"]?.floatArrayValue, try literal.coefficients(.lift, target: target))
+        XCTAssertEqual(json["methods"]?["shap"]?["coefficients"]?.floatArrayValue,
+                       try literal.coefficients(.shap, target: target, options: MethodOptions(orderings: 4)))
+    }
 }

@@ -24,8 +24,8 @@ public func classActivationMap(activations: Tensor, coefficients: [Float]) -> Te
 
 /// u(·): bilinear upsampling of a map `[h, w]` to the input's `[H, W]` (PyTorch's
 /// `F.interpolate(mode="bilinear", align_corners=False)`, as the official LIFT-CAM code).
-public func upsample(_ map: Tensor, height: Int, width: Int) -> Tensor {
-    bilinearResize(map, height: height, width: width)
+public func upsample(_ map: Tensor, height: Int, width: Int, kernels: KernelChoice = .fast) -> Tensor {
+    bilinearResize(map, height: height, width: width, kernels: kernels)
 }
 
 /// s(·): min-max normalisation to [0, 1]. A constant map (max == min, e.g. all zeros after the
@@ -41,9 +41,9 @@ public func minMaxNormalized(_ map: Tensor) -> Tensor {
 /// s(u(L)): the saliency map `[H, W]` the evaluation metrics (Eqs 11–15) and the pictures use.
 /// A constant L (all zeros included) gives all zeros: its upsampling is constant only up to
 /// rounding (w·c + (1 − w)·c can miss c by an ulp), and s would stretch that noise to [0, 1].
-public func saliency(of map: Tensor, height: Int, width: Int) -> Tensor {
+public func saliency(of map: Tensor, height: Int, width: Int, kernels: KernelChoice = .fast) -> Tensor {
     guard let first = map.storage.first, map.storage.contains(where: { $0 != first }) else {
         return Tensor(shape: [height, width])
     }
-    return minMaxNormalized(upsample(map, height: height, width: width))
+    return minMaxNormalized(upsample(map, height: height, width: width, kernels: kernels))
 }

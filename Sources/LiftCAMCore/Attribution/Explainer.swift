@@ -53,26 +53,35 @@ public struct Explainer: Sendable {
     public let logits: [Float]
     /// The head as per-map terms of its first Linear layer plus the rest, when it has that form:
     /// computed once (one pass over that layer's weights) and shared by the logits, LIFT-CAM and
-    /// every method that plays the map game.
+    /// every method that plays the map game. Always nil in literal mode.
     public let headDecomposition: HeadDecomposition?
 
     /// Splits `network` at `layer` (default: the architecture's default layer) and runs x through it.
-    public init(network: Network, layer: String? = nil, input: Tensor) throws(LiftCAMError) {
+    ///
+    /// `literal: true` computes everything, the logits and every method, only with the literal
+    /// transcriptions of the paper (SPEC.md, "Literal mode"): the network on its naive kernels
+    /// (`Network.using(.literal)`), LIFT-CAM by the full DeepLIFT backward pass, the map game by
+    /// zeroing maps and running the whole head, SHAP-CAM with one mask per prefix.
+    public init(network: Network, layer: String? = nil, input: Tensor, literal: Bool = false) throws(LiftCAMError) {
         _ = try network.checkInput(shape: input.shape)
         if let problem = nonFiniteDescription(input) { throw LiftCAMError("input: \(problem); inputs must be finite numbers") }
+        let network = network.using(literal ? .literal : .fast)
         let split = try network.split(at: layer ?? network.architecture.defaultLayer)
         _ = try split.activationShape(forInput: input.shape)
         self.network = split
         self.input = input
         let maps = split.body.forward(input.batched)
         activations = maps.reshaped(Array(maps.shape.dropFirst()))
-        headDecomposition = HeadDecomposition(head: split.head, activations: activations)
+        headDecomposition = literal ? nil : HeadDecomposition(head: split.head, activations: activations)
         logits = headDecomposition?.outputs ?? split.head.forward(maps).storage
         // Finite weights and input can still overflow Float; say so rather than return NaN maps.
         if let problem = nonFiniteDescription(activations) ?? nonFiniteDescription(Tensor(shape: [logits.count], storage: logits)) {
             throw LiftCAMError("the network overflows Float at layer '\(split.layer)' or after it: \(problem) (weights or input far out of range)")
         }
     }
+
+    /// Whether every number comes from the literal path (`init(network:layer:input:literal:)`).
+    public var isLiteral: Bool { network.kernels == .literal }
 
     /// The class with the largest logit (the default target).
     public var predictedClass: Int {
@@ -88,7 +97,9 @@ public struct Explainer: Sendable {
         // Cut to the class only by the methods that use it (LIFT-CAM and the map game).
         func targetedDecomposition() -> HeadDecomposition? { headDecomposition?.targeted(target) }
         func mapGame() -> MapGame {
-            guard let decomposition = targetedDecomposition() else { return MapGame(activations: activations, head: head) }
+            guard let decomposition = targetedDecomposition() else {
+                return MapGame(activations: activations, head: head, useShortcut: !isLiteral)
+            }
             return MapGame(activations: activations, head: head, decomposition: decomposition)
         }
         switch method {
@@ -115,6 +126,7 @@ public struct Explainer: Sendable {
             let game = mapGame()
             try checkSampleTable(options.orderings, option: "--orderings", players: game.playerCount)
             let orderings = randomOrderings(count: options.orderings, players: game.playerCount, seed: options.seed)
+            if isLiteral { return shapCAMCoefficientsOneMaskPerPrefix(game: game, orderings: orderings, progress: options.progress) }
             return shapCAMCoefficients(game: game, orderings: orderings, progress: options.progress)
         case .shapExact:
             return try exactSHAPCoefficients(game: mapGame())
@@ -136,7 +148,7 @@ public struct Explainer: Sendable {
         let seconds = MonotonicClock.now() - start
         let map = classActivationMap(activations: activations, coefficients: alpha)
         return Explanation(method: method, coefficients: alpha, map: map,
-                           saliency: saliency(of: map, height: input.shape[1], width: input.shape[2]),
+                           saliency: saliency(of: map, height: input.shape[1], width: input.shape[2], kernels: network.kernels),
                            seconds: seconds)
     }
 }

@@ -12,7 +12,7 @@ public func targetHead(_ head: Sequential, target: Int) -> Sequential {
     let inputs = last.weight.shape[1]
     let row = Tensor(shape: [1, inputs], storage: Array(last.weight.storage[target * inputs ..< (target + 1) * inputs]))
     let bias = last.bias.map { Tensor(shape: [1], storage: [$0.storage[target]]) }
-    return Sequential(name: head.name, layers: head.layers.dropLast() + [LinearLayer(name: last.name, weight: row, bias: bias)])
+    return Sequential(name: head.name, layers: head.layers.dropLast() + [LinearLayer(name: last.name, weight: row, bias: bias, kernels: last.kernels)])
 }
 
 /// v(a') = F^c(h_A(a')) for batches of coalitions.

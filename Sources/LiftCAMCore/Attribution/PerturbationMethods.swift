@@ -21,7 +21,7 @@ public func scoreCAMCoefficients(network: SplitNetwork, input: Tensor, activatio
                                  progress: ((Int, Int) -> Void)? = nil) -> [Float] {
     let k = activations.shape[0], channels = input.shape[0], height = input.shape[1], width = input.shape[2]
     let plane = height * width
-    let masks = bilinearResize(activations, height: height, width: width)   // [K, H, W]
+    let masks = bilinearResize(activations, height: height, width: width, kernels: network.kernels)   // [K, H, W]
     var alpha = [Float](repeating: 0, count: k)
     // Inputs per batched forward pass: 8 at 3×224×224, so VGG16's largest activations (64 planes of
     // 224×224 per input) stay near 100 MB; small inputs go up to 32 at a time.

@@ -40,7 +40,7 @@ func lrpBackward(_ layer: any Layer, relevance: Tensor, trace: Trace) -> Tensor 
         }
         let throughBranch = lrpBackward(block.branch, relevance: toBranch, trace: trace.parts[0])
         let throughShortcut = block.downsample.map { lrpBackward($0, relevance: toShortcut, trace: trace.parts[1]) } ?? toShortcut
-        return add(throughBranch, throughShortcut)
+        return add(throughBranch, throughShortcut, kernels: block.kernels)
     case is ReLULayer, is IdentityLayer:
         return relevance
     case is FlattenLayer:

@@ -80,6 +80,25 @@ public func shapCAMCoefficients(game: MapGame, orderings: [[Int]],
     return alpha.map { Float($0 / Double(orderings.count)) }
 }
 
+/// Algorithm 1 as written: for each ordering π, the K + 1 coalitions ∅, {π1}, {π1, π2}, …, all
+/// are one mask each (`MapGame.values(masks:)`), and α_π(i) gains F^c(h_A(π1…i)) − F^c(h_A(π1…i−1)).
+/// The literal twin of `shapCAMCoefficients`, which batches orderings and skips null players.
+public func shapCAMCoefficientsOneMaskPerPrefix(game: MapGame, orderings: [[Int]],
+                                                progress: ((Int, Int) -> Void)? = nil) -> [Float] {
+    let k = game.playerCount
+    var alpha = [Double](repeating: 0, count: k)
+    for (done, ordering) in orderings.enumerated() {
+        var prefixes = Tensor(shape: [k + 1, k])    // row i: the first i players of π present
+        for i in 0 ..< k {
+            for earlier in 0 ... i { prefixes.storage[(i + 1) * k + ordering[earlier]] = 1 }
+        }
+        let v = game.values(masks: prefixes)
+        for i in 0 ..< k { alpha[ordering[i]] += Double(v[i + 1]) - Double(v[i]) }
+        progress?(done + 1, orderings.count)
+    }
+    return alpha.map { Float($0 / Double(orderings.count)) }
+}
+
 /// Coalitions per batch in SHAP-CAM: large enough that the head's layers are efficient products
 /// (VGG16's 4096×4096 layer on 2048 rows), small enough to keep the batch's activations near 100 MB.
 public let shapRowsPerBatch = 2048

@@ -55,6 +55,19 @@ public func avgPool2d(_ input: Tensor, shape: Pool2dShape) -> Tensor {
     }
 }
 
+/// The window of output (i, j) of an average pool as the naive loops compute it: the input rows and
+/// columns it reads (padding clipped away) and PyTorch's divisor (the window counting padding, but
+/// not the part of a ceil-mode window past the right padding).
+func averagePoolWindow(_ i: Int, _ j: Int, shape: Pool2dShape, height: Int, width: Int)
+    -> (rows: Range<Int>, columns: Range<Int>, divisor: Int) {
+    let top = i * shape.strideHeight - shape.paddingHeight
+    let left = j * shape.strideWidth - shape.paddingWidth
+    let divisor = (min(top + shape.kernelHeight, height + shape.paddingHeight) - top)
+        * (min(left + shape.kernelWidth, width + shape.paddingWidth) - left)
+    return (max(top, 0) ..< max(min(top + shape.kernelHeight, height), 0),
+            max(left, 0) ..< max(min(left + shape.kernelWidth, width), 0), divisor)
+}
+
 /// The plain loops of `avgPool2d`, window and divisor recomputed for every output element.
 ///
 /// Reference implementation, for tests and benchmarks (ARCHITECTURE.md, "Naive twins").
@@ -64,17 +77,12 @@ public func avgPool2dNaive(_ input: Tensor, shape: Pool2dShape) -> Tensor {
     for plane in 0 ..< planes {
         for i in 0 ..< outputHeight {
             for j in 0 ..< outputWidth {
-                let top = i * shape.strideHeight - shape.paddingHeight
-                let left = j * shape.strideWidth - shape.paddingWidth
-                let divisor = (min(top + shape.kernelHeight, height + shape.paddingHeight) - top)
-                    * (min(left + shape.kernelWidth, width + shape.paddingWidth) - left)
+                let window = averagePoolWindow(i, j, shape: shape, height: height, width: width)
                 var sum: Float = 0
-                for h in max(top, 0) ..< max(min(top + shape.kernelHeight, height), 0) {
-                    for w in max(left, 0) ..< max(min(left + shape.kernelWidth, width), 0) {
-                        sum += input.storage[plane * height * width + h * width + w]
-                    }
+                for h in window.rows {
+                    for w in window.columns { sum += input.storage[plane * height * width + h * width + w] }
                 }
-                output[(plane * outputHeight + i) * outputWidth + j] = sum / Float(divisor)
+                output[(plane * outputHeight + i) * outputWidth + j] = sum / Float(window.divisor)
             }
         }
     }
@@ -111,6 +119,27 @@ public func avgPool2dBackward(_ gradOutput: Tensor, shape: Pool2dShape, inputSha
         }
     }}}}
     return gradInput
+}
+
+/// The plain loops of `avgPool2dBackward`, the window and its divisor recomputed for every output
+/// element as `avgPool2dNaive` computes them.
+public func avgPool2dBackwardNaive(_ gradOutput: Tensor, shape: Pool2dShape, inputShape: [Int]) -> Tensor {
+    let (planes, height, width, outputHeight, outputWidth) = checkPooling(inputShape, shape: shape)
+    precondition(gradOutput.shape == [inputShape[0], inputShape[1], outputHeight, outputWidth],
+                 "avgPool2dBackward: gradOutput \(gradOutput.shape) does not fit input \(inputShape)")
+    var gradInput = [Float](repeating: 0, count: inputShape.product)
+    for plane in 0 ..< planes {
+        for i in 0 ..< outputHeight {
+            for j in 0 ..< outputWidth {
+                let window = averagePoolWindow(i, j, shape: shape, height: height, width: width)
+                let share = gradOutput.storage[(plane * outputHeight + i) * outputWidth + j] / Float(window.divisor)
+                for h in window.rows {
+                    for w in window.columns { gradInput[plane * height * width + h * width + w] += share }
+                }
+            }
+        }
+    }
+    return Tensor(shape: inputShape, storage: gradInput)
 }
 
 /// Bin `index` of `bins` over `size` positions, as nn.AdaptiveAvgPool2d: [⌊i·H/oh⌋, ⌈(i+1)·H/oh⌉).
@@ -214,4 +243,24 @@ public func adaptiveAvgPool2dBackward(_ gradOutput: Tensor, inputShape: [Int]) -
         }
     }}
     return gradInput
+}
+
+/// The plain loops of `adaptiveAvgPool2dBackward`, bins recomputed for every output element.
+public func adaptiveAvgPool2dBackwardNaive(_ gradOutput: Tensor, inputShape: [Int]) -> Tensor {
+    precondition(gradOutput.rank == 4, "adaptiveAvgPool2dBackward: gradOutput \(gradOutput.shape) is not [N, C, oh, ow]")
+    let outputHeight = gradOutput.shape[2], outputWidth = gradOutput.shape[3]
+    let (planes, height, width) = checkAdaptivePooling(inputShape, outputHeight: outputHeight, outputWidth: outputWidth)
+    var gradInput = [Float](repeating: 0, count: inputShape.product)
+    for plane in 0 ..< planes {
+        for i in 0 ..< outputHeight {
+            for j in 0 ..< outputWidth {
+                let rows = adaptiveBin(i, bins: outputHeight, size: height), columns = adaptiveBin(j, bins: outputWidth, size: width)
+                let share = gradOutput.storage[(plane * outputHeight + i) * outputWidth + j] / Float(rows.count) / Float(columns.count)
+                for h in rows {
+                    for w in columns { gradInput[plane * height * width + h * width + w] += share }
+                }
+            }
+        }
+    }
+    return Tensor(shape: inputShape, storage: gradInput)
 }

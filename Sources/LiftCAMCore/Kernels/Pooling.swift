@@ -237,3 +237,16 @@ public func maxPool2dBackward(_ gradOutput: Tensor, argmax: [Int32], inputShape:
     }}}
     return gradInput
 }
+
+/// The plain loop of `maxPool2dBackward`: dx[n, c, argmax[i]] += dy[i] for every output element i.
+public func maxPool2dBackwardNaive(_ gradOutput: Tensor, argmax: [Int32], inputShape: [Int]) -> Tensor {
+    precondition(inputShape.count == 4 && gradOutput.rank == 4 && gradOutput.shape[0] == inputShape[0]
+                     && gradOutput.shape[1] == inputShape[1] && argmax.count == gradOutput.count,
+                 "maxPool2dBackward: gradOutput \(gradOutput.shape) does not fit input \(inputShape)")
+    let planeSize = inputShape[2] * inputShape[3], outputPlane = gradOutput.shape[2] * gradOutput.shape[3]
+    var gradInput = Tensor(shape: inputShape)
+    for i in 0 ..< gradOutput.count {
+        gradInput.storage[(i / outputPlane) * planeSize + Int(argmax[i])] += gradOutput.storage[i]
+    }
+    return gradInput
+}

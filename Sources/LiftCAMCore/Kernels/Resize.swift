@@ -88,7 +88,8 @@ public func bilinearResizeNaive(_ input: Tensor, height: Int, width: Int) -> Ten
     func taps(_ index: Int, _ inputSize: Int, _ outputSize: Int) -> (Int, Int, Float, Float) {
         if inputSize == outputSize { return (index, index, 1, 0) }
         let source = max(Float(inputSize) / Float(outputSize) * (Float(index) + 0.5) - 0.5, 0)
-        let first = min(Int(source.rounded(.down)), inputSize - 1)
+        // source ≥ 0: truncation is floor (and needs no floorf, which bare-metal targets lack).
+        let first = min(Int(source), inputSize - 1)
         let lambda = min(max(source - Float(first), 0), 1)
         return (first, min(first + 1, inputSize - 1), 1 - lambda, lambda)
     }

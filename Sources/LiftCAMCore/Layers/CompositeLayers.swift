@@ -11,6 +11,10 @@ public final class Sequential: Layer {
         self.layers = layers
     }
 
+    public func using(_ kernels: KernelChoice) -> Sequential {
+        Sequential(name: name, layers: layers.map { $0.using(kernels) })
+    }
+
     public func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int] {
         var shape = inputShape
         for layer in layers { shape = try layer.outputShape(for: shape) }
@@ -56,7 +60,7 @@ public final class Sequential: Layer {
                 let folded = foldChannelAffine(intoWeight: conv.weight, bias: conv.bias,
                                                scale: affine.scale, shift: affine.shift)
                 result[result.count - 1] = Conv2dLayer(name: conv.name, weight: folded.weight,
-                                                       bias: folded.bias, geometry: conv.geometry)
+                                                       bias: folded.bias, geometry: conv.geometry, kernels: conv.kernels)
                 endingAt[endingAt.count - 1] = nil
             } else if let block = layer as? ResidualBlock {
                 result.append(block.fused())
@@ -79,12 +83,19 @@ public final class ResidualBlock: Layer {
     public let branch: Sequential
     public let downsample: Sequential?
     public let finalReLU: ReLULayer
+    /// Of the residual sums; the parts hold their own.
+    public let kernels: KernelChoice
 
-    public init(name: String, branch: Sequential, downsample: Sequential?) {
+    public init(name: String, branch: Sequential, downsample: Sequential?, kernels: KernelChoice = .fast) {
         self.name = name
         self.branch = branch
         self.downsample = downsample
-        self.finalReLU = ReLULayer(name: name + ".relu")
+        self.finalReLU = ReLULayer(name: name + ".relu", kernels: kernels)
+        self.kernels = kernels
+    }
+
+    public func using(_ kernels: KernelChoice) -> ResidualBlock {
+        ResidualBlock(name: name, branch: branch.using(kernels), downsample: downsample?.using(kernels), kernels: kernels)
     }
 
     public func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int] {
@@ -96,8 +107,10 @@ public final class ResidualBlock: Layer {
         return main
     }
 
+    /// relu(branch + shortcut): in one pass (`addReLU`), or literally a sum and then a ReLU.
     public func forward(_ input: Tensor) -> Tensor {
         let shortcut = downsample?.forward(input) ?? input
+        if kernels == .literal { return finalReLU.forward(addNaive(branch.forward(input), shortcut)) }
         return addReLU(branch.forward(input), shortcut)
     }
 
@@ -105,7 +118,7 @@ public final class ResidualBlock: Layer {
     public func forwardTrace(_ input: Tensor) -> Trace {
         let branchTrace = branch.forwardTrace(input)
         let shortcutTrace = downsample?.forwardTrace(input) ?? Trace(input: input, output: input)
-        let reluTrace = finalReLU.forwardTrace(add(branchTrace.output, shortcutTrace.output))
+        let reluTrace = finalReLU.forwardTrace(add(branchTrace.output, shortcutTrace.output, kernels: kernels))
         return Trace(input: input, output: reluTrace.output, parts: [branchTrace, shortcutTrace, reluTrace])
     }
 
@@ -113,11 +126,11 @@ public final class ResidualBlock: Layer {
         let sum = finalReLU.backward(outputMultipliers, trace: trace.parts[2], reference: reference?.parts[2])
         let throughBranch = branch.backward(sum, trace: trace.parts[0], reference: reference?.parts[0])
         let throughShortcut = downsample?.backward(sum, trace: trace.parts[1], reference: reference?.parts[1]) ?? sum
-        return add(throughBranch, throughShortcut)
+        return add(throughBranch, throughShortcut, kernels: kernels)
     }
 
     func fused() -> ResidualBlock {
-        ResidualBlock(name: name, branch: branch.fused(), downsample: downsample?.fused())
+        ResidualBlock(name: name, branch: branch.fused(), downsample: downsample?.fused(), kernels: kernels)
     }
 }
 
@@ -133,7 +146,7 @@ extension Sequential {
                 result[result.count - 1] = ConvolutionReLU(convolution: conv, relu: relu)
             } else if let block = layer as? ResidualBlock {
                 result.append(ResidualBlock(name: block.name, branch: block.branch.mergingReLUs(),
-                                            downsample: block.downsample))
+                                            downsample: block.downsample, kernels: block.kernels))
             } else {
                 result.append(layer)
             }
@@ -154,6 +167,10 @@ final class ConvolutionReLU: Layer {
     }
 
     var name: String { convolution.name }
+
+    func using(_ kernels: KernelChoice) -> ConvolutionReLU {
+        ConvolutionReLU(convolution: convolution.using(kernels), relu: relu.using(kernels))
+    }
 
     func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int] { try convolution.outputShape(for: inputShape) }
 

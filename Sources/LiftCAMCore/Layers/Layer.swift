@@ -49,6 +49,8 @@ public protocol Layer: AnyObject, Sendable {
     /// Gradient (reference nil) or Rescale multipliers (reference given) of the input, from those of
     /// the output. `trace` and `reference` come from `forwardTrace` of the same layer.
     func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor
+    /// The same layer, with the same weights, running `kernels` (composite layers: all their parts).
+    func using(_ kernels: KernelChoice) -> Self
 }
 
 extension Layer {

@@ -15,12 +15,18 @@ public final class Conv2dLayer: Layer {
     /// of at most `packedWeightPlaneLimit` outputs, where re-packing it on every call would cost a
     /// large share of the arithmetic (ResNet's 14×14 and 7×7 stages). 1× the weight's memory.
     private let packedWeight = LazyValue<PackedMatrix>()
+    public let kernels: KernelChoice
 
-    public init(name: String, weight: Tensor, bias: Tensor?, geometry: Conv2dShape) {
+    public init(name: String, weight: Tensor, bias: Tensor?, geometry: Conv2dShape, kernels: KernelChoice = .fast) {
         self.name = name
         self.weight = weight
         self.bias = bias
         self.geometry = geometry
+        self.kernels = kernels
+    }
+
+    public func using(_ kernels: KernelChoice) -> Conv2dLayer {
+        Conv2dLayer(name: name, weight: weight, bias: bias, geometry: geometry, kernels: kernels)
     }
 
     public func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int] {
@@ -35,12 +41,17 @@ public final class Conv2dLayer: Layer {
     }
 
     /// 3×3 stride-1 convolutions go through Winograd F(4×4, 3×3) when it saves at least half the
-    /// multiplications (`winogradPays`), every other one through im2col + GEMM (`conv2d`).
+    /// multiplications (`winogradPays`), every other one through im2col + GEMM (`conv2d`); literal
+    /// kernels: the seven loops of `conv2dNaive`.
     public func forward(_ input: Tensor) -> Tensor { forward(input, applyingReLU: false) }
 
     /// The forward pass, followed by max(·, 0) when `applyingReLU` (inside the Winograd output
     /// transform, or in place on the direct result: no extra pass or buffer for a separate ReLU).
     func forward(_ input: Tensor, applyingReLU: Bool) -> Tensor {
+        if kernels == .literal {
+            let output = conv2dNaive(input, weight: weight, bias: bias, shape: geometry)
+            return applyingReLU ? reluNaive(output) : output
+        }
         if input.shape.count == 4,
            winogradPays(shape: geometry, batch: input.shape[0], height: input.shape[2], width: input.shape[3]) {
             if winogradCachesWeights(geometry) {
@@ -71,12 +82,15 @@ public final class Conv2dLayer: Layer {
     /// reference are close: 9e-2 relative error against Captum on `vgg_bn_parity` case 3 (the parity
     /// test allows 1e-4, which the direct path meets).
     public func forwardTrace(_ input: Tensor) -> Trace {
-        Trace(input: input, output: conv2d(input, weight: weight, bias: bias, shape: geometry))
+        Trace(input: input, output: kernels == .literal ? conv2dNaive(input, weight: weight, bias: bias, shape: geometry)
+                                                        : conv2d(input, weight: weight, bias: bias, shape: geometry))
     }
 
     public func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {
-        conv2dBackwardInput(outputMultipliers, weight: weight, shape: geometry,
-                            inputHeight: trace.input.shape[2], inputWidth: trace.input.shape[3])
+        let (height, width) = (trace.input.shape[2], trace.input.shape[3])
+        return kernels == .literal
+            ? conv2dBackwardInputNaive(outputMultipliers, weight: weight, shape: geometry, inputHeight: height, inputWidth: width)
+            : conv2dBackwardInput(outputMultipliers, weight: weight, shape: geometry, inputHeight: height, inputWidth: width)
     }
 }
 
@@ -90,11 +104,17 @@ public final class LinearLayer: Layer {
     public let name: String
     public let weight: Tensor   // [O, I]
     public let bias: Tensor?    // [O]
+    public let kernels: KernelChoice
 
-    public init(name: String, weight: Tensor, bias: Tensor?) {
+    public init(name: String, weight: Tensor, bias: Tensor?, kernels: KernelChoice = .fast) {
         self.name = name
         self.weight = weight
         self.bias = bias
+        self.kernels = kernels
+    }
+
+    public func using(_ kernels: KernelChoice) -> LinearLayer {
+        LinearLayer(name: name, weight: weight, bias: bias, kernels: kernels)
     }
 
     public func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int] {
@@ -105,11 +125,12 @@ public final class LinearLayer: Layer {
     }
 
     public func forward(_ input: Tensor) -> Tensor {
-        linear(input, weight: weight, bias: bias)
+        kernels == .literal ? linearNaive(input, weight: weight, bias: bias) : linear(input, weight: weight, bias: bias)
     }
 
     public func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {
-        linearBackwardInput(outputMultipliers, weight: weight)
+        kernels == .literal ? linearBackwardInputNaive(outputMultipliers, weight: weight)
+            : linearBackwardInput(outputMultipliers, weight: weight)
     }
 }
 
@@ -120,11 +141,17 @@ public final class ChannelAffineLayer: Layer {
     public let name: String
     public let scale: [Float]   // [C]
     public let shift: [Float]   // [C]
+    public let kernels: KernelChoice
 
-    public init(name: String, scale: [Float], shift: [Float]) {
+    public init(name: String, scale: [Float], shift: [Float], kernels: KernelChoice = .fast) {
         self.name = name
         self.scale = scale
         self.shift = shift
+        self.kernels = kernels
+    }
+
+    public func using(_ kernels: KernelChoice) -> ChannelAffineLayer {
+        ChannelAffineLayer(name: name, scale: scale, shift: shift, kernels: kernels)
     }
 
     public func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int] {
@@ -134,11 +161,14 @@ public final class ChannelAffineLayer: Layer {
         return inputShape
     }
 
-    public func forward(_ input: Tensor) -> Tensor {
-        channelAffine(input, scale: scale, shift: shift)
+    public func forward(_ input: Tensor) -> Tensor { scaled(input, shift: shift) }
+
+    /// The multipliers scale by the same factors; the shift cancels in every difference.
+    public func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {
+        scaled(outputMultipliers, shift: [Float](repeating: 0, count: scale.count))
     }
 
-    public func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {
-        channelAffine(outputMultipliers, scale: scale, shift: [Float](repeating: 0, count: scale.count))
+    private func scaled(_ x: Tensor, shift: [Float]) -> Tensor {
+        kernels == .literal ? channelAffineNaive(x, scale: scale, shift: shift) : channelAffine(x, scale: scale, shift: shift)
     }
 }

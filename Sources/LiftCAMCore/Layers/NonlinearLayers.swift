@@ -10,15 +10,22 @@ public let rescaleEpsilon: Float = 1e-10
 /// torch.nn.ReLU.
 public final class ReLULayer: Layer {
     public let name: String
+    public let kernels: KernelChoice
 
-    public init(name: String) { self.name = name }
+    public init(name: String, kernels: KernelChoice = .fast) {
+        self.name = name
+        self.kernels = kernels
+    }
+
+    public func using(_ kernels: KernelChoice) -> ReLULayer { ReLULayer(name: name, kernels: kernels) }
 
     public func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int] { inputShape }
 
-    public func forward(_ input: Tensor) -> Tensor { relu(input) }
+    public func forward(_ input: Tensor) -> Tensor { kernels == .literal ? reluNaive(input) : relu(input) }
 
     /// Gradient: m·1[x > 0] (PyTorch's derivative at 0 is 0).
     /// Rescale: m·(relu(x) − relu(r))/(x − r), or the gradient where |x − r| < `rescaleEpsilon`.
+    /// One plain loop, the same for both kernel choices.
     public func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {
         var result = outputMultipliers
         let count = result.count
@@ -52,21 +59,35 @@ public final class ReLULayer: Layer {
 public final class MaxPool2dLayer: Layer {
     public let name: String
     public let geometry: Pool2dShape
+    public let kernels: KernelChoice
 
-    public init(name: String, geometry: Pool2dShape) {
+    public init(name: String, geometry: Pool2dShape, kernels: KernelChoice = .fast) {
         self.name = name
         self.geometry = geometry
+        self.kernels = kernels
     }
+
+    public func using(_ kernels: KernelChoice) -> MaxPool2dLayer { MaxPool2dLayer(name: name, geometry: geometry, kernels: kernels) }
 
     public func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int] {
         try pooledShape(name: name, geometry: geometry, inputShape: inputShape)
     }
 
-    public func forward(_ input: Tensor) -> Tensor { maxPool2d(input, shape: geometry).output }
+    public func forward(_ input: Tensor) -> Tensor { pooled(input).output }
 
     public func forwardTrace(_ input: Tensor) -> Trace {
-        let (output, argmax) = maxPool2d(input, shape: geometry)
+        let (output, argmax) = pooled(input)
         return Trace(input: input, output: output, argmax: argmax)
+    }
+
+    private func pooled(_ input: Tensor) -> (output: Tensor, argmax: [Int32]) {
+        kernels == .literal ? maxPool2dNaive(input, shape: geometry) : maxPool2d(input, shape: geometry)
+    }
+
+    /// Each output's multiplier sent to the input position of its window's maximum.
+    private func routed(_ multipliers: Tensor, argmax: [Int32], inputShape: [Int]) -> Tensor {
+        kernels == .literal ? maxPool2dBackwardNaive(multipliers, argmax: argmax, inputShape: inputShape)
+            : maxPool2dBackward(multipliers, argmax: argmax, inputShape: inputShape)
     }
 
     /// Gradient: each output's multiplier goes to the position of its window's maximum.
@@ -78,7 +99,7 @@ public final class MaxPool2dLayer: Layer {
     /// `rescaleEpsilon` the gradient is used. Per window the two parts add to m·(y − y_r) = m·Δy.
     public func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {
         let inputShape = trace.input.shape
-        let gradient = maxPool2dBackward(outputMultipliers, argmax: trace.argmax, inputShape: inputShape)
+        let gradient = routed(outputMultipliers, argmax: trace.argmax, inputShape: inputShape)
         guard let reference else { return gradient }
 
         var towardInput = outputMultipliers      // m·(ŷ − y_r), routed by the input's arg-max
@@ -89,8 +110,8 @@ public final class MaxPool2dLayer: Layer {
             towardInput.storage[i] *= upper - yr
             towardReference.storage[i] *= y - upper
         }
-        let deltaOut = add(maxPool2dBackward(towardInput, argmax: trace.argmax, inputShape: inputShape),
-                           maxPool2dBackward(towardReference, argmax: reference.argmax, inputShape: inputShape))
+        let deltaOut = add(routed(towardInput, argmax: trace.argmax, inputShape: inputShape),
+                           routed(towardReference, argmax: reference.argmax, inputShape: inputShape), kernels: kernels)
         var result = gradient
         for i in 0..<result.count {
             let deltaIn = trace.input.storage[i] - reference.input.storage[i]

@@ -5,11 +5,17 @@ public final class AdaptiveAvgPool2dLayer: Layer {
     public let name: String
     public let outputHeight: Int
     public let outputWidth: Int
+    public let kernels: KernelChoice
 
-    public init(name: String, outputHeight: Int, outputWidth: Int) {
+    public init(name: String, outputHeight: Int, outputWidth: Int, kernels: KernelChoice = .fast) {
         self.name = name
         self.outputHeight = outputHeight
         self.outputWidth = outputWidth
+        self.kernels = kernels
+    }
+
+    public func using(_ kernels: KernelChoice) -> AdaptiveAvgPool2dLayer {
+        AdaptiveAvgPool2dLayer(name: name, outputHeight: outputHeight, outputWidth: outputWidth, kernels: kernels)
     }
 
     public func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int] {
@@ -20,11 +26,13 @@ public final class AdaptiveAvgPool2dLayer: Layer {
     }
 
     public func forward(_ input: Tensor) -> Tensor {
-        adaptiveAvgPool2d(input, outputHeight: outputHeight, outputWidth: outputWidth)
+        kernels == .literal ? adaptiveAvgPool2dNaive(input, outputHeight: outputHeight, outputWidth: outputWidth)
+            : adaptiveAvgPool2d(input, outputHeight: outputHeight, outputWidth: outputWidth)
     }
 
     public func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {
-        adaptiveAvgPool2dBackward(outputMultipliers, inputShape: trace.input.shape)
+        kernels == .literal ? adaptiveAvgPool2dBackwardNaive(outputMultipliers, inputShape: trace.input.shape)
+            : adaptiveAvgPool2dBackward(outputMultipliers, inputShape: trace.input.shape)
     }
 }
 
@@ -32,20 +40,27 @@ public final class AdaptiveAvgPool2dLayer: Layer {
 public final class AvgPool2dLayer: Layer {
     public let name: String
     public let geometry: Pool2dShape
+    public let kernels: KernelChoice
 
-    public init(name: String, geometry: Pool2dShape) {
+    public init(name: String, geometry: Pool2dShape, kernels: KernelChoice = .fast) {
         self.name = name
         self.geometry = geometry
+        self.kernels = kernels
     }
+
+    public func using(_ kernels: KernelChoice) -> AvgPool2dLayer { AvgPool2dLayer(name: name, geometry: geometry, kernels: kernels) }
 
     public func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int] {
         try pooledShape(name: name, geometry: geometry, inputShape: inputShape)
     }
 
-    public func forward(_ input: Tensor) -> Tensor { avgPool2d(input, shape: geometry) }
+    public func forward(_ input: Tensor) -> Tensor {
+        kernels == .literal ? avgPool2dNaive(input, shape: geometry) : avgPool2d(input, shape: geometry)
+    }
 
     public func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {
-        avgPool2dBackward(outputMultipliers, shape: geometry, inputShape: trace.input.shape)
+        kernels == .literal ? avgPool2dBackwardNaive(outputMultipliers, shape: geometry, inputShape: trace.input.shape)
+            : avgPool2dBackward(outputMultipliers, shape: geometry, inputShape: trace.input.shape)
     }
 }
 
@@ -54,6 +69,9 @@ public final class FlattenLayer: Layer {
     public let name: String
 
     public init(name: String) { self.name = name }
+
+    /// No arithmetic, so nothing to choose: the same layer whatever the kernels.
+    public func using(_ kernels: KernelChoice) -> FlattenLayer { self }
 
     public func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int] { [inputShape.product] }
 
@@ -72,6 +90,7 @@ public final class IdentityLayer: Layer {
 
     public init(name: String) { self.name = name }
 
+    public func using(_ kernels: KernelChoice) -> IdentityLayer { self }
     public func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int] { inputShape }
     public func forward(_ input: Tensor) -> Tensor { input }
     public func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {

@@ -37,21 +37,26 @@ public struct Network: Sendable {
     public let architecture: Architecture
     /// The modules as PyTorch has them (batch-norm not yet folded), which is what splits refer to.
     public let modules: [any Layer]
-    /// The same computation with batch-norm folded into the convolutions, used for forward passes.
-    private let fusedWhole: Sequential
-    /// For each module, the index in `fusedWhole.layers` of the fused layer that ends with it, or nil
-    /// for a convolution whose batch-norm was folded into it (a cut there must fuse anew). Splits take
-    /// their body and head from `fusedWhole`, so folding (and any per-layer set-up a fused layer
-    /// caches) happens once per network, not once per split.
-    private let fusedLayerEndingAt: [Int?]
-    /// `fusedWhole` with each convolution's ReLU applied as it writes its output (`mergingReLUs`),
-    /// used for forward passes.
+    /// What every layer runs. Fast: batch-norm folded into the convolutions and ReLUs merged into
+    /// them for forward passes (below). Literal: the modules as they are, on the naive kernels.
+    public let kernels: KernelChoice
+    /// The whole computation as the passes run it: with fast kernels, batch-norm folded into the
+    /// convolutions; with literal ones, `modules` unchanged. Splits take their body and head from
+    /// it, so folding (and any per-layer set-up a fused layer caches) happens once per network, not
+    /// once per split.
+    private let whole: Sequential
+    /// For each module, the index in `whole.layers` of the layer that ends with it, or nil for a
+    /// convolution whose batch-norm was folded into it (a cut there must fuse anew).
+    private let layerEndingAt: [Int?]
+    /// `whole` prepared for forward passes: with fast kernels each convolution applies its ReLU as
+    /// it writes its output (`mergingReLUs`); with literal ones, `whole` itself.
     private let inferenceWhole: Sequential
 
     /// Builds the network and takes its weights from `weights`, reporting every missing or
     /// mis-shaped tensor by key and every tensor the architecture has no place for.
     public init(architecture: Architecture, weights: some WeightSource) throws(LiftCAMError) {
         var loader = WeightLoader { (key, shape) throws(LiftCAMError) -> Tensor in try weights.tensor(key, shape: shape) }
+        let modules: [any Layer]
         switch architecture {
         case .vgg(let configuration): modules = try buildVGG(configuration, &loader)
         case .resnet(let configuration): modules = try buildResNet(configuration, &loader)
@@ -61,9 +66,28 @@ public struct Network: Sendable {
             let shown = unexpected.prefix(5).joined(separator: ", ")
             throw LiftCAMError("unexpected tensors for this architecture: \(shown)\(unexpected.count > 5 ? ", … (\(unexpected.count) in all)" : "")")
         }
+        self.init(architecture: architecture, modules: modules, kernels: .fast)
+    }
+
+    private init(architecture: Architecture, modules: [any Layer], kernels: KernelChoice) {
         self.architecture = architecture
-        (fusedWhole, fusedLayerEndingAt) = Sequential(name: "", layers: modules).fusedWithOrigins()
-        inferenceWhole = fusedWhole.mergingReLUs()
+        self.modules = modules
+        self.kernels = kernels
+        if kernels == .literal {
+            whole = Sequential(name: "", layers: modules)
+            layerEndingAt = modules.indices.map { $0 }
+            inferenceWhole = whole
+        } else {
+            (whole, layerEndingAt) = Sequential(name: "", layers: modules).fusedWithOrigins()
+            inferenceWhole = whole.mergingReLUs()
+        }
+    }
+
+    /// The same network, with the same weights, running `kernels`: `.literal` gives the literal
+    /// path of SPEC.md's "Literal mode" (no folding, no merging, naive kernels everywhere).
+    public func using(_ kernels: KernelChoice) -> Network {
+        kernels == self.kernels ? self
+            : Network(architecture: architecture, modules: modules.map { $0.using(kernels) }, kernels: kernels)
     }
 
     /// The module paths in order, e.g. for listing valid split points.
@@ -104,14 +128,19 @@ public struct Network: Sendable {
         guard index < modules.count - 1 else {
             throw LiftCAMError("layer '\(layer)' is the network's output; choose a layer before the classifier")
         }
-        if let cut = fusedLayerEndingAt[index] {
-            let layers = fusedWhole.layers
-            return SplitNetwork(layer: layer, body: Sequential(name: "body", layers: Array(layers[...cut])).mergingReLUs(),
-                                head: Sequential(name: "head", layers: Array(layers[(cut + 1)...])))
+        if let cut = layerEndingAt[index] {
+            let layers = whole.layers
+            return SplitNetwork(layer: layer, body: forInference(Sequential(name: "body", layers: Array(layers[...cut]))),
+                                head: Sequential(name: "head", layers: Array(layers[(cut + 1)...])), kernels: kernels)
         }
         let body = Sequential(name: "body", layers: Array(modules[...index])).fused().mergingReLUs()
         let head = Sequential(name: "head", layers: Array(modules[(index + 1)...])).fused()
-        return SplitNetwork(layer: layer, body: body, head: head)
+        return SplitNetwork(layer: layer, body: body, head: head, kernels: kernels)
+    }
+
+    /// A body for forward passes only: ReLUs merged into the convolutions, unless literal.
+    private func forInference(_ body: Sequential) -> Sequential {
+        kernels == .literal ? body : body.mergingReLUs()
     }
 
     private func describeNames() -> String {
@@ -132,6 +161,8 @@ public struct SplitNetwork: Sendable {
     public let body: Sequential
     /// F: activation maps `[N, K, h, w]` → logits `[N, classes]`.
     public let head: Sequential
+    /// The kernels both run, which Score-CAM's and the metrics' other steps (resizing) follow.
+    public let kernels: KernelChoice
 
     /// The activation maps' shape `[K, h, w]` for one input of shape `[C, H, W]`, or an error when
     /// the cut is not at a stack of maps (e.g. after `flatten`).
