@@ -4,7 +4,7 @@
 /// Eq 1: L^c = ReLU(Σ_k α_k A_k).
 ///
 /// - Parameters:
-///   - activations: A = f^[l](x), `[K, h, w]`.
+///   - activations: A = `f^[l](x)`, `[K, h, w]`.
 ///   - coefficients: α, one per map (`K`).
 /// - Returns: L^c, `[h, w]`.
 public func classActivationMap(activations: Tensor, coefficients: [Float]) -> Tensor {

@@ -1,8 +1,25 @@
 /// The CAM methods, by the names the command-line tool and the JSON output use.
 public enum CAMMethod: String, CaseIterable, Sendable {
-    case lift, gradcam, gradcampp, xgradcam, ablation, scorecam, shap
+    /// LIFT-CAM: DeepLIFT-Rescale contributions of the maps against A = 0 (Eq 7).
+    case lift
+    /// Grad-CAM: the mean gradient of F^c over each map.
+    case gradcam
+    /// Grad-CAM++: positive gradients weighted by its closed form.
+    case gradcampp
+    /// XGrad-CAM: Σ A_k ∂F^c/∂A_k over each map (Eq 10).
+    case xgradcam
+    /// Ablation-CAM: F^c(A) − F^c(A with map k zeroed) (Eq 9).
+    case ablation
+    /// Score-CAM: the class probability of the input masked by each upsampled map.
+    case scorecam
+    /// SHAP-CAM: Shapley values of the maps estimated over sampled orderings (Algorithm 1).
+    case shap
+    /// Exact SHAP values of the maps over all 2^K coalitions (Eq 6); K ≤ 20.
     case shapExact = "shap-exact"
-    case lime, lrp
+    /// LIME-CAM: a weighted Lasso fitted to the map game on sampled coalitions.
+    case lime
+    /// LRP-CAM: layer-wise relevance (ε-rule) of each map, summed.
+    case lrp
 }
 
 /// Settings some methods take.
@@ -18,6 +35,7 @@ public struct MethodOptions: Sendable {
     /// Called as (done, total) by the long methods (Score-CAM, SHAP-CAM).
     public var progress: (@Sendable (Int, Int) -> Void)?
 
+    /// Options with the defaults of the paper's experiments (|Π| = 100) and the official code.
     public init(orderings: Int = 100, seed: UInt64 = 0, normalizeXGradCAM: Bool = false, limeSamples: Int? = nil,
                 progress: (@Sendable (Int, Int) -> Void)? = nil) {
         self.limeSamples = limeSamples
@@ -30,6 +48,7 @@ public struct MethodOptions: Sendable {
 
 /// One method's answer for one input and class.
 public struct Explanation: Sendable {
+    /// The method that gave it.
     public let method: CAMMethod
     /// α, one per activation map.
     public let coefficients: [Float]
@@ -42,12 +61,13 @@ public struct Explanation: Sendable {
 }
 
 /// Everything the paper does is a function of (body, head, x, c): this holds the first three, with
-/// the maps A = f^[l](x) and the logits f(x) computed once, and answers any method for any class.
+/// the maps A = `f^[l](x)` and the logits f(x) computed once, and answers any method for any class.
 public struct Explainer: Sendable {
+    /// The network split at the explained layer: body f^[l] and head F.
     public let network: SplitNetwork
     /// x, preprocessed, `[C, H, W]`.
     public let input: Tensor
-    /// A = f^[l](x), `[K, h, w]`.
+    /// A = `f^[l](x)`, `[K, h, w]`.
     public let activations: Tensor
     /// f(x), the logits (the layer before softmax, footnote 1).
     public let logits: [Float]

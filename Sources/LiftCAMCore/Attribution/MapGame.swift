@@ -25,8 +25,10 @@ public func targetHead(_ head: Sequential, target: Int) -> Sequential {
 /// per coalition. The generic path (zero the maps, run the whole head) is kept as the reference it
 /// is tested against.
 public struct MapGame: Sendable {
-    public let activations: Tensor      // A, [K, h, w]
-    public let head: Sequential          // F^c, output [N, 1]
+    /// A, `[K, h, w]`: the players' full maps.
+    public let activations: Tensor
+    /// F^c, the head cut to the explained class (output `[N, 1]`).
+    public let head: Sequential
     let decomposition: HeadDecomposition?   // of F^c; nil on the generic path
     let contributions: Tensor?              // its P, [K, O₁], one row per map for the running sums
 

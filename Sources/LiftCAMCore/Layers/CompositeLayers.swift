@@ -4,8 +4,10 @@
 /// walk them in reverse: the chain rule for gradients, and DeepLIFT's chain rule for multipliers.
 public final class Sequential: Layer {
     public let name: String
+    /// The layers, applied first to last.
     public let layers: [any Layer]
 
+    /// A chain named `name` (its module path) of these layers.
     public init(name: String, layers: [any Layer]) {
         self.name = name
         self.layers = layers
@@ -80,12 +82,17 @@ public final class Sequential: Layer {
 /// multipliers add; only the ReLUs (inside the branch and the final one) use Rescale.
 public final class ResidualBlock: Layer {
     public let name: String
+    /// The residual branch: conv, batch-norm, ReLU, … up to the last batch-norm.
     public let branch: Sequential
+    /// The shortcut's 1×1 convolution and batch-norm where the shape changes; nil for the identity
+    /// shortcut.
     public let downsample: Sequential?
+    /// The ReLU after the sum.
     public let finalReLU: ReLULayer
     /// Of the residual sums; the parts hold their own.
     public let kernels: KernelChoice
 
+    /// A block computing ReLU(branch(x) + shortcut(x)).
     public init(name: String, branch: Sequential, downsample: Sequential?, kernels: KernelChoice = .fast) {
         self.name = name
         self.branch = branch

@@ -8,7 +8,10 @@
 /// - `literal`: the naive twins (`conv2dNaive`, `linearNaive`, `maxPool2dNaive`, …), plain loops
 ///   that read as the formulas they compute, for reading, porting and checking the fast ones.
 public enum KernelChoice: Sendable, Equatable {
-    case fast, literal
+    /// The fast kernels (the default).
+    case fast
+    /// The naive twins, and no folded or merged layers.
+    case literal
 }
 
 /// a + b element by element with the chosen kernel (`add` or `addNaive`).

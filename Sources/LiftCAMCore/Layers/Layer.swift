@@ -3,11 +3,16 @@
 /// Simple layers keep their input and output; composite layers (a residual block) keep the traces of
 /// their parts in `parts`; max-pool keeps the position of each window's maximum in `argmax`.
 public struct Trace: Sendable {
+    /// The layer's input x (for a composite layer, its first part's).
     public var input: Tensor
+    /// The layer's output y.
     public var output: Tensor
+    /// The traces of the parts of a composite layer, in order; empty for a simple layer.
     public var parts: [Trace] = []
+    /// For max-pooling: the flat input index of each window's maximum, per output element.
     public var argmax: [Int32] = []
 
+    /// A trace from its parts.
     public init(input: Tensor, output: Tensor, parts: [Trace] = [], argmax: [Int32] = []) {
         self.input = input
         self.output = output

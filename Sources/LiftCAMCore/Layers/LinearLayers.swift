@@ -5,8 +5,11 @@
 /// torch.nn.Conv2d (groups 1, dilation 1): `[N, C, H, W]` → `[N, O, oh, ow]`.
 public final class Conv2dLayer: Layer {
     public let name: String
-    public let weight: Tensor   // [O, C, kh, kw]
-    public let bias: Tensor?    // [O]
+    /// The kernels, `[O, C, kh, kw]`.
+    public let weight: Tensor
+    /// One per output channel, `[O]`; nil without bias.
+    public let bias: Tensor?
+    /// Channels, kernel size, stride and padding.
     public let geometry: Conv2dShape
     /// The weight transformed for Winograd F(4×4, 3×3), made on the first forward pass that uses it
     /// when it is small enough to keep (`winogradCachesWeights`); larger ones are transformed per call.
@@ -15,8 +18,10 @@ public final class Conv2dLayer: Layer {
     /// of at most `packedWeightPlaneLimit` outputs, where re-packing it on every call would cost a
     /// large share of the arithmetic (ResNet's 14×14 and 7×7 stages). 1× the weight's memory.
     private let packedWeight = LazyValue<PackedMatrix>()
+    /// The kernels it runs: the fast ones or the naive twins (`KernelChoice`).
     public let kernels: KernelChoice
 
+    /// A convolution named `name` (its module path) with these weights.
     public init(name: String, weight: Tensor, bias: Tensor?, geometry: Conv2dShape, kernels: KernelChoice = .fast) {
         self.name = name
         self.weight = weight
@@ -102,10 +107,14 @@ let packedWeightMinimumCount = 1 << 16
 /// torch.nn.Linear, y = x Wᵀ + b: `[N, I]` → `[N, O]`.
 public final class LinearLayer: Layer {
     public let name: String
-    public let weight: Tensor   // [O, I]
-    public let bias: Tensor?    // [O]
+    /// `[O, I]`, as torch.nn.Linear.
+    public let weight: Tensor
+    /// `[O]`; nil without bias.
+    public let bias: Tensor?
+    /// The kernels it runs: the fast ones or the naive twins (`KernelChoice`).
     public let kernels: KernelChoice
 
+    /// A fully connected layer named `name` (its module path) with these weights.
     public init(name: String, weight: Tensor, bias: Tensor?, kernels: KernelChoice = .fast) {
         self.name = name
         self.weight = weight
@@ -139,10 +148,14 @@ public final class LinearLayer: Layer {
 /// stays a layer of its own where a split separates it from that convolution.
 public final class ChannelAffineLayer: Layer {
     public let name: String
-    public let scale: [Float]   // [C]
-    public let shift: [Float]   // [C]
+    /// Per channel, `[C]`: γ / √(σ² + ε) for a batch-norm.
+    public let scale: [Float]
+    /// Per channel, `[C]`: β − μ · scale for a batch-norm.
+    public let shift: [Float]
+    /// The kernels it runs: the fast ones or the naive twins (`KernelChoice`).
     public let kernels: KernelChoice
 
+    /// y = scale · x + shift per channel.
     public init(name: String, scale: [Float], shift: [Float], kernels: KernelChoice = .fast) {
         self.name = name
         self.scale = scale

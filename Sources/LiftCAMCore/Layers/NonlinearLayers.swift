@@ -10,8 +10,10 @@ public let rescaleEpsilon: Float = 1e-10
 /// torch.nn.ReLU.
 public final class ReLULayer: Layer {
     public let name: String
+    /// The kernels it runs: the fast ones or the naive twins (`KernelChoice`).
     public let kernels: KernelChoice
 
+    /// A ReLU named `name` (its module path).
     public init(name: String, kernels: KernelChoice = .fast) {
         self.name = name
         self.kernels = kernels
@@ -58,9 +60,12 @@ public final class ReLULayer: Layer {
 /// torch.nn.MaxPool2d.
 public final class MaxPool2dLayer: Layer {
     public let name: String
+    /// Window, stride, padding and ceil mode.
     public let geometry: Pool2dShape
+    /// The kernels it runs: the fast ones or the naive twins (`KernelChoice`).
     public let kernels: KernelChoice
 
+    /// A max-pool named `name` (its module path).
     public init(name: String, geometry: Pool2dShape, kernels: KernelChoice = .fast) {
         self.name = name
         self.geometry = geometry

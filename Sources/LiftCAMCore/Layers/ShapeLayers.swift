@@ -3,10 +3,14 @@
 /// torch.nn.AdaptiveAvgPool2d: `[N, C, H, W]` → `[N, C, oh, ow]` with torchvision's bins.
 public final class AdaptiveAvgPool2dLayer: Layer {
     public let name: String
+    /// Rows of the output plane.
     public let outputHeight: Int
+    /// Columns of the output plane.
     public let outputWidth: Int
+    /// The kernels it runs: the fast ones or the naive twins (`KernelChoice`).
     public let kernels: KernelChoice
 
+    /// torch.nn.AdaptiveAvgPool2d((outputHeight, outputWidth)) named `name`.
     public init(name: String, outputHeight: Int, outputWidth: Int, kernels: KernelChoice = .fast) {
         self.name = name
         self.outputHeight = outputHeight
@@ -39,9 +43,12 @@ public final class AdaptiveAvgPool2dLayer: Layer {
 /// torch.nn.AvgPool2d with PyTorch's defaults (count_include_pad = true).
 public final class AvgPool2dLayer: Layer {
     public let name: String
+    /// Window, stride, padding and ceil mode.
     public let geometry: Pool2dShape
+    /// The kernels it runs: the fast ones or the naive twins (`KernelChoice`).
     public let kernels: KernelChoice
 
+    /// An average pool named `name` (its module path).
     public init(name: String, geometry: Pool2dShape, kernels: KernelChoice = .fast) {
         self.name = name
         self.geometry = geometry
@@ -68,6 +75,7 @@ public final class AvgPool2dLayer: Layer {
 public final class FlattenLayer: Layer {
     public let name: String
 
+    /// A flatten named `name` (its module path).
     public init(name: String) { self.name = name }
 
     /// No arithmetic, so nothing to choose: the same layer whatever the kernels.
@@ -88,6 +96,7 @@ public final class FlattenLayer: Layer {
 public final class IdentityLayer: Layer {
     public let name: String
 
+    /// The identity, named `name` (its module path).
     public init(name: String) { self.name = name }
 
     public func using(_ kernels: KernelChoice) -> IdentityLayer { self }

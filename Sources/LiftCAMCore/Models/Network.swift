@@ -10,8 +10,10 @@ public protocol WeightSource {
 
 /// Weights held in memory, keyed by state-dict names.
 public struct InMemoryWeights: WeightSource {
+    /// The tensors by state-dict key ("features.0.weight").
     public var tensors: [String: Tensor]
 
+    /// Weights from these tensors.
     public init(_ tensors: [String: Tensor]) { self.tensors = tensors }
 
     public func tensor(_ key: String, shape: [Int]) throws(LiftCAMError) -> Tensor {
@@ -34,6 +36,7 @@ public struct InMemoryWeights: WeightSource {
 /// VGG's are features.0 … features.30, avgpool, flatten, classifier.0 … classifier.6; ResNet's are
 /// conv1, bn1, relu, maxpool, layer1.0 … layer4.2 (one residual block each), avgpool, flatten, fc.
 public struct Network: Sendable {
+    /// What the network was built from.
     public let architecture: Architecture
     /// The modules as PyTorch has them (batch-norm not yet folded), which is what splits refer to.
     public let modules: [any Layer]

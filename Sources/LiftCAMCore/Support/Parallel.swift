@@ -10,6 +10,7 @@ public struct ParallelLoop {
     /// returns when all have run. Each chunk writes memory no other chunk touches.
     public var run: (_ chunks: Int, _ body: (Int) -> Void) -> Void
 
+    /// A loop running at most `workers` chunks at once (at least one) through `run`.
     public init(workers: Int, run: @escaping (_ chunks: Int, _ body: (Int) -> Void) -> Void) {
         self.workers = max(1, workers)
         self.run = run
