@@ -5,9 +5,10 @@
 
 /// A head split into the per-map terms P of its first Linear layer and the rest G.
 public struct HeadDecomposition: Sendable {
-    /// Pᵀ, `[O₁, K]`: entry (o, k) is map k's share of output o of the first Linear layer. Stored
-    /// by output, as `blockwiseLinear` produces it while reading W₁ row by row.
-    public let shares: Tensor
+    /// Pᵀ, `[O₁, K]`: entry (o, k) is P_k[o], map k's term in output o of the first Linear layer.
+    /// Stored by output, as `blockwiseLinear` produces it while reading W₁ row by row. (Terms, not
+    /// contributions: DeepLIFT's contributions are what LIFT-CAM computes from them.)
+    public let termsByOutput: Tensor
     /// b of that Linear layer, `[O₁]` (zeros when it has none): its output when every map is absent.
     public let firstBias: [Float]
     /// G, the layers after that Linear layer (empty when it is the last one, as in a ResNet head).
@@ -18,7 +19,7 @@ public struct HeadDecomposition: Sendable {
     /// over G's weights for both: F(A) is the first's output, and the two are what LIFT-CAM's
     /// backward pass through G needs.
     let trace: Trace, referenceTrace: Trace
-    /// When the first Linear layer is the head's last (G empty), the shares of a single class are
+    /// When the first Linear layer is the head's last (G empty), the terms of a single class are
     /// all any method needs: `targeted` computes that one row from W₁ and S(A) instead of all O₁.
     private let linearHead: (layer: LinearLayer, pooled: Tensor)?
 
@@ -35,44 +36,44 @@ public struct HeadDecomposition: Sendable {
         let bias = first.bias?.storage ?? [Float](repeating: 0, count: first.weight.shape[0])
         let others = Sequential(name: "", layers: Array(layers[(flattenIndex + 2)...]))
         if others.layers.isEmpty {
-            // A linear head: its output is one product; shares are made per class on demand.
+            // A linear head: its output is one product; terms are made per class on demand.
             let z = first.forward(pooled.reshaped([1, pooled.count])).storage
-            self.init(shares: Tensor(shape: [0, activations.shape[0]]), firstBias: bias, rest: others, preActivation: z,
+            self.init(termsByOutput: Tensor(shape: [0, activations.shape[0]]), firstBias: bias, rest: others, preActivation: z,
                       linearHead: (first, pooled))
         } else {
-            let shares = blockwiseLinear(weight: first.weight, input: pooled, blocks: activations.shape[0])
-            self.init(shares: shares, firstBias: bias, rest: others, preActivation: Self.rowSums(shares, plus: bias),
+            let termsByOutput = blockwiseLinear(weight: first.weight, input: pooled, blocks: activations.shape[0])
+            self.init(termsByOutput: termsByOutput, firstBias: bias, rest: others, preActivation: Self.rowSums(termsByOutput, plus: bias),
                       linearHead: nil)
         }
     }
 
-    private init(shares: Tensor, firstBias: [Float], rest: Sequential, preActivation: [Float],
+    private init(termsByOutput: Tensor, firstBias: [Float], rest: Sequential, preActivation: [Float],
                  linearHead: (layer: LinearLayer, pooled: Tensor)?) {
         let outputs = firstBias.count
         let both = rest.forwardTrace(Tensor(shape: [2, outputs], storage: preActivation + firstBias))
-        self.init(shares: shares, firstBias: firstBias, rest: rest, preActivation: preActivation,
+        self.init(termsByOutput: termsByOutput, firstBias: firstBias, rest: rest, preActivation: preActivation,
                   trace: both.item(0, of: 2), referenceTrace: both.item(1, of: 2), linearHead: linearHead)
     }
 
-    private init(shares: Tensor, firstBias: [Float], rest: Sequential, preActivation: [Float],
+    private init(termsByOutput: Tensor, firstBias: [Float], rest: Sequential, preActivation: [Float],
                  trace: Trace, referenceTrace: Trace, linearHead: (layer: LinearLayer, pooled: Tensor)?) {
-        (self.shares, self.firstBias, self.rest) = (shares, firstBias, rest)
+        (self.termsByOutput, self.firstBias, self.rest) = (termsByOutput, firstBias, rest)
         (self.preActivation, self.trace, self.referenceTrace) = (preActivation, trace, referenceTrace)
         self.linearHead = linearHead
     }
 
     /// b[o] + Σ_k Pᵀ[o, k].
-    private static func rowSums(_ shares: Tensor, plus bias: [Float]) -> [Float] {
-        let k = shares.shape[1]
+    private static func rowSums(_ termsByOutput: Tensor, plus bias: [Float]) -> [Float] {
+        let k = termsByOutput.shape[1]
         var z = bias
-        shares.storage.withUnsafeBufferPointer { rows in
+        termsByOutput.storage.withUnsafeBufferPointer { rows in
             for o in bias.indices { z[o] += sumOfFloats(rows.baseAddress! + o * k, count: k) }
         }
         return z
     }
 
     /// Number of maps K.
-    public var mapCount: Int { shares.shape[1] }
+    public var mapCount: Int { termsByOutput.shape[1] }
 
     /// F(A), the head's output: G(z(A)).
     public var outputs: [Float] { trace.output.storage }
@@ -80,8 +81,8 @@ public struct HeadDecomposition: Sendable {
     /// Whether the head has one output, F^c, as after `targeted`.
     public var isTargeted: Bool { linearHead == nil && trace.output.count == 1 }
 
-    /// P, `[K, O₁]`: the shares by map (one row per map), as the map game's sums take them.
-    public var contributions: Tensor { transposed(shares) }
+    /// P, `[K, O₁]`: the same terms by map (row k is P_k), as the map game's sums take them.
+    public var termsByMap: Tensor { transposed(termsByOutput) }
 
     /// The decomposition of the head cut to class c (`targetHead`): G's last Linear layer keeps row
     /// c, or, when the first Linear layer is the last, P and b keep column c. G's traces are kept,
@@ -91,12 +92,12 @@ public struct HeadDecomposition: Sendable {
         if let (layer, pooled) = linearHead {
             let inputs = layer.weight.shape[1]
             let row = Tensor(shape: [1, inputs], storage: Array(layer.weight.storage[target * inputs ..< (target + 1) * inputs]))
-            return HeadDecomposition(shares: blockwiseLinear(weight: row, input: pooled, blocks: mapCount),
+            return HeadDecomposition(termsByOutput: blockwiseLinear(weight: row, input: pooled, blocks: mapCount),
                                      firstBias: [firstBias[target]], rest: rest, preActivation: [preActivation[target]],
                                      linearHead: nil)
         }
         guard !rest.layers.isEmpty else { return self }   // already cut to one class
-        return HeadDecomposition(shares: shares, firstBias: firstBias, rest: targetHead(rest, target: target),
+        return HeadDecomposition(termsByOutput: termsByOutput, firstBias: firstBias, rest: targetHead(rest, target: target),
                                  preActivation: preActivation, trace: Self.cutToClass(trace, target),
                                  referenceTrace: Self.cutToClass(referenceTrace, target), linearHead: nil)
     }
@@ -125,9 +126,9 @@ public struct HeadDecomposition: Sendable {
         if !rest.layers.isEmpty {
             multipliers = rest.backward(Tensor(shape: [1, 1], repeating: 1), trace: trace, reference: referenceTrace).storage
         }
-        // α = Pᵀᵀ·m: a [K, O₁] × [O₁] product read from the [O₁, K] shares.
+        // α_k = Σ_o m_o · P_k[o]: for each output o, add m_o times row o of Pᵀ (its K terms) to α.
         var alpha = [Float](repeating: 0, count: k)
-        shares.storage.withUnsafeBufferPointer { p in
+        termsByOutput.storage.withUnsafeBufferPointer { p in
             alpha.withUnsafeMutableBufferPointer { a in
                 for o in 0..<outputs where multipliers[o] != 0 {
                     addScaled(p.baseAddress! + o * k, scale: multipliers[o], into: a.baseAddress!, count: k)

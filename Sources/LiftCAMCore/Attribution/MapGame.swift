@@ -30,7 +30,7 @@ public struct MapGame: Sendable {
     /// F^c, the head cut to the explained class (output `[N, 1]`).
     public let head: Sequential
     let decomposition: HeadDecomposition?   // of F^c; nil on the generic path
-    let contributions: Tensor?              // its P, [K, O₁], one row per map for the running sums
+    let termsByMap: Tensor?                 // its P, [K, O₁], one row per map for the running sums
 
     /// The game for maps `activations` `[K, h, w]` and head `head` (already cut to the target with
     /// `targetHead`). `useShortcut: false` forces the generic path.
@@ -54,7 +54,7 @@ public struct MapGame: Sendable {
         self.activations = activations
         self.head = head
         self.decomposition = decomposition
-        contributions = decomposition?.contributions
+        termsByMap = decomposition?.termsByMap
     }
 
     /// Number of players (maps).
@@ -142,7 +142,7 @@ public struct MapGame: Sendable {
     /// of P rows, no product.
     private func prefixPreActivations(_ decomposition: HeadDecomposition, orderings: [[Int]], steps: [[Int]],
                                       rows: Int) -> Tensor {
-        let p = contributions!, firstBias = decomposition.firstBias
+        let p = termsByMap!, firstBias = decomposition.firstBias
         let outputs = firstBias.count
         var z = Tensor(shape: [rows, outputs])
         var running = firstBias
@@ -178,7 +178,7 @@ public struct MapGame: Sendable {
         let batch = masks.shape[0], k = playerCount
         if let decomposition {
             // Z = M·P + b, then the rest of the head.
-            let p = contributions!, firstBias = decomposition.firstBias
+            let p = termsByMap!, firstBias = decomposition.firstBias
             let outputs = firstBias.count
             var z = Tensor(shape: [batch, outputs])
             for n in 0..<batch { for o in 0..<outputs { z.storage[n * outputs + o] = firstBias[o] } }

@@ -80,15 +80,12 @@ private func blockDots(row: UnsafePointer<Float>, input: UnsafePointer<Float>, b
         return
     }
     let vectorEnd = block - block % 16
-    let rawRow = UnsafeRawPointer(row), rawInput = UnsafeRawPointer(input)
     for k in 0..<blocks {
         let start = k * block
-        var accumulator = SIMD16<Float>()
+        var accumulator = Float32x16()
         var j = 0
         while j < vectorEnd {
-            let offset = (start + j) * MemoryLayout<Float>.stride
-            accumulator = multiplyAdd(accumulator, rawRow.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self),
-                                                    rawInput.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self))
+            accumulator = multiplyAdd(accumulator, loadLanes(row + start + j), loadLanes(input + start + j))
             j += 16
         }
         var sum = horizontalSum(accumulator)
@@ -105,17 +102,16 @@ private func blockDots(row: UnsafePointer<Float>, input: UnsafePointer<Float>, b
 @inline(__always)
 private func blockDotsOfTwoRows(_ rows: UnsafePointer<Float>, inputs: Int, input: UnsafePointer<Float>, blocks: Int,
                                 block: Int, into out: UnsafeMutablePointer<Float>) {
-    let vectorEnd = block - block % 16, stride = MemoryLayout<Float>.stride
-    let first = UnsafeRawPointer(rows), second = UnsafeRawPointer(rows + inputs), rawInput = UnsafeRawPointer(input)
+    let vectorEnd = block - block % 16
+    let second = rows + inputs
     for k in 0..<blocks {
         let start = k * block
-        var sum0 = SIMD16<Float>(), sum1 = SIMD16<Float>()
+        var sum0 = Float32x16(), sum1 = Float32x16()
         var j = 0
         while j < vectorEnd {
-            let offset = (start + j) * stride
-            let x = rawInput.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self)
-            sum0 = multiplyAdd(sum0, first.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self), x)
-            sum1 = multiplyAdd(sum1, second.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self), x)
+            let x = loadLanes(input + start + j)
+            sum0 = multiplyAdd(sum0, loadLanes(rows + start + j), x)
+            sum1 = multiplyAdd(sum1, loadLanes(second + start + j), x)
             j += 16
         }
         var total0 = horizontalSum(sum0), total1 = horizontalSum(sum1)
@@ -143,31 +139,4 @@ public func blockwiseLinearNaive(weight: Tensor, input: Tensor, blocks: Int) -> 
         }
     }
     return result
-}
-
-/// Σ values[0..<count], in SIMD16 steps (vectorised, so the order of the additions differs from a
-/// plain loop's).
-func sumOfFloats(_ values: UnsafePointer<Float>, count: Int) -> Float {
-    let raw = UnsafeRawPointer(values)
-    var accumulator = SIMD16<Float>()
-    var i = 0
-    while i + 16 <= count {
-        accumulator += raw.loadUnaligned(fromByteOffset: i * MemoryLayout<Float>.stride, as: SIMD16<Float>.self)
-        i += 16
-    }
-    var sum = horizontalSum(accumulator)
-    while i < count {
-        sum += values[i]
-        i += 1
-    }
-    return sum
-}
-
-/// The sum of the 16 lanes as a tree of vector adds (`sum()` adds them one after another).
-@inline(__always)
-func horizontalSum(_ vector: SIMD16<Float>) -> Float {
-    let eight = vector.lowHalf + vector.highHalf
-    let four = eight.lowHalf + eight.highHalf
-    let two = four.lowHalf + four.highHalf
-    return two[0] + two[1]
 }

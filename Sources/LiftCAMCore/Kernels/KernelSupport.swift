@@ -100,3 +100,29 @@ func floorDivide(_ numerator: Int, _ denominator: Int) -> Int {
     let quotient = numerator / denominator
     return (numerator % denominator != 0 && (numerator < 0) != (denominator < 0)) ? quotient - 1 : quotient
 }
+
+/// Σ values[0..<count], in SIMD16 steps (vectorised, so the order of the additions differs from a
+/// plain loop's).
+func sumOfFloats(_ values: UnsafePointer<Float>, count: Int) -> Float {
+    var accumulator = Float32x16()
+    var i = 0
+    while i + 16 <= count {
+        accumulator += loadLanes(values + i)
+        i += 16
+    }
+    var sum = horizontalSum(accumulator)
+    while i < count {
+        sum += values[i]
+        i += 1
+    }
+    return sum
+}
+
+/// The sum of the 16 lanes as a tree of vector adds (`sum()` adds them one after another).
+@inline(__always)
+func horizontalSum(_ vector: Float32x16) -> Float {
+    let eight = vector.lowHalf + vector.highHalf
+    let four = eight.lowHalf + eight.highHalf
+    let two = four.lowHalf + four.highHalf
+    return two[0] + two[1]
+}
