@@ -70,7 +70,7 @@ func averagePoolWindow(_ i: Int, _ j: Int, shape: Pool2dShape, height: Int, widt
 
 /// The plain loops of `avgPool2d`, window and divisor recomputed for every output element.
 ///
-/// Reference implementation, for tests and benchmarks (ARCHITECTURE.md, "Naive twins").
+/// Reference implementation: literal mode, tests and benchmarks (ARCHITECTURE.md, "Naive twins").
 public func avgPool2dNaive(_ input: Tensor, shape: Pool2dShape) -> Tensor {
     let (planes, height, width, outputHeight, outputWidth) = checkPooling(input.shape, shape: shape)
     var output = [Float](repeating: 0, count: planes * outputHeight * outputWidth)
@@ -191,7 +191,7 @@ public func adaptiveAvgPool2d(_ input: Tensor, outputHeight: Int, outputWidth: I
 
 /// The plain loops of `adaptiveAvgPool2d`, bins recomputed for every output element.
 ///
-/// Reference implementation, for tests and benchmarks (ARCHITECTURE.md, "Naive twins").
+/// Reference implementation: literal mode, tests and benchmarks (ARCHITECTURE.md, "Naive twins").
 public func adaptiveAvgPool2dNaive(_ input: Tensor, outputHeight: Int, outputWidth: Int) -> Tensor {
     let (planes, height, width) = checkAdaptivePooling(input.shape, outputHeight: outputHeight, outputWidth: outputWidth)
     var output = [Float](repeating: 0, count: planes * outputHeight * outputWidth)

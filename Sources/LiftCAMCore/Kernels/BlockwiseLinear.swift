@@ -127,7 +127,8 @@ private func blockDotsOfTwoRows(_ rows: UnsafePointer<Float>, inputs: Int, input
 
 /// The naive twin of `blockwiseLinear`: the definition, one product at a time.
 ///
-/// Reference implementation, for tests and benchmarks (ARCHITECTURE.md, "Naive twins").
+/// Reference implementation, for tests and benchmarks: literal mode has no head decomposition
+/// (ARCHITECTURE.md, "Naive twins").
 public func blockwiseLinearNaive(weight: Tensor, input: Tensor, blocks: Int) -> Tensor {
     let outputs = weight.shape[0], inputs = weight.shape[1], block = inputs / blocks
     var result = Tensor(shape: [outputs, blocks])

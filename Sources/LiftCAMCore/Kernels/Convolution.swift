@@ -265,7 +265,7 @@ func fillChannels(_ out: UnsafeMutablePointer<Float>, batch: Int, channels: Int,
 /// The seven plain loops of `conv2d`: y[n,o,i,j] = b[o] + Σ_{c,u,v} w[o,c,u,v] · x[n,c,i·s−p+u,j·s−p+v],
 /// terms in the padding skipped.
 ///
-/// Reference implementation, for tests and benchmarks (ARCHITECTURE.md, "Naive twins").
+/// Reference implementation: literal mode, tests and benchmarks (ARCHITECTURE.md, "Naive twins").
 public func conv2dNaive(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: Conv2dShape) -> Tensor {
     let (batch, height, width, outputHeight, outputWidth) =
         checkConvolution(inputShape: input.shape, weight: weight, shape: shape)
@@ -300,7 +300,7 @@ public func conv2dNaive(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: C
 /// The plain loops of `conv2dBackwardInput`, written as the transpose they are: every product
 /// w[o,c,u,v] · x[n,c,y,x] that conv2d adds into y[n,o,i,j] sends dy[n,o,i,j] · w[o,c,u,v] back to dx[n,c,y,x].
 ///
-/// Reference implementation, for tests and benchmarks (ARCHITECTURE.md, "Naive twins").
+/// Reference implementation: literal mode, tests and benchmarks (ARCHITECTURE.md, "Naive twins").
 public func conv2dBackwardInputNaive(_ gradOutput: Tensor, weight: Tensor, shape: Conv2dShape,
                                      inputHeight: Int, inputWidth: Int) -> Tensor {
     let (batch, outputHeight, outputWidth) =

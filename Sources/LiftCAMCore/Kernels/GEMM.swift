@@ -158,7 +158,8 @@ func evenBlock(_ total: Int, atMost limit: Int, multipleOf multiple: Int) -> Int
 
 /// The plain triple loop of `gemm`: C[i,j] (+)= Σ_p op(A)[i,p] · op(B)[p,j], summed in order of p.
 ///
-/// Reference implementation, for tests and benchmarks (ARCHITECTURE.md, "Naive twins").
+/// Reference implementation, for tests and benchmarks: literal mode has no GEMM (ARCHITECTURE.md,
+/// "Naive twins").
 public func gemmNaive(m: Int, n: Int, k: Int,
                       a: UnsafePointer<Float>, lda: Int, transA: Bool,
                       b: UnsafePointer<Float>, ldb: Int, transB: Bool,

@@ -36,7 +36,7 @@ public func linear(_ input: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
 
 /// The plain loops of `linear`: y[n, o] = b[o] + Σ_i x[n, i] · W[o, i], summed in order of i.
 ///
-/// Reference implementation, for tests and benchmarks (ARCHITECTURE.md, "Naive twins").
+/// Reference implementation: literal mode, tests and benchmarks (ARCHITECTURE.md, "Naive twins").
 public func linearNaive(_ input: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
     let (batch, inFeatures, outFeatures) = checkLinear(input.shape, weight: weight, bias: bias)
     var output = [Float](repeating: 0, count: batch * outFeatures)
@@ -97,7 +97,7 @@ public func linearBackwardInput(_ gradOutput: Tensor, weight: Tensor) -> Tensor 
 
 /// The plain loops of `linearBackwardInput`: dx[n, i] = Σ_o dy[n, o] · W[o, i], summed in order of o.
 ///
-/// Reference implementation, for tests and benchmarks (ARCHITECTURE.md, "Naive twins").
+/// Reference implementation: literal mode, tests and benchmarks (ARCHITECTURE.md, "Naive twins").
 public func linearBackwardInputNaive(_ gradOutput: Tensor, weight: Tensor) -> Tensor {
     let (batch, inFeatures, outFeatures) = checkLinearBackward(gradOutput.shape, weight: weight)
     var gradInput = [Float](repeating: 0, count: batch * inFeatures)

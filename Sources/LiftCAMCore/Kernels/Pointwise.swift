@@ -43,7 +43,7 @@ private func zeroNegatives(_ source: UnsafePointer<Float>, into target: UnsafeMu
 
 /// The plain loop of `relu`.
 ///
-/// Reference implementation, for tests and benchmarks (ARCHITECTURE.md, "Naive twins").
+/// Reference implementation: literal mode, tests and benchmarks (ARCHITECTURE.md, "Naive twins").
 public func reluNaive(_ x: Tensor) -> Tensor {
     Tensor(shape: x.shape, storage: x.storage.map { $0 < 0 ? 0 : $0 })
 }
@@ -90,7 +90,7 @@ func reluInPlace(_ x: inout Tensor) {
 
 /// The plain loop of `add`.
 ///
-/// Reference implementation, for tests and benchmarks (ARCHITECTURE.md, "Naive twins").
+/// Reference implementation: literal mode, tests and benchmarks (ARCHITECTURE.md, "Naive twins").
 public func addNaive(_ a: Tensor, _ b: Tensor) -> Tensor {
     precondition(a.shape == b.shape, "add: shapes \(a.shape) and \(b.shape) differ")
     return Tensor(shape: a.shape, storage: zip(a.storage, b.storage).map { $0 + $1 })
@@ -128,7 +128,7 @@ public func channelAffine(_ x: Tensor, scale: [Float], shift: [Float]) -> Tensor
 
 /// The plain loop of `channelAffine`.
 ///
-/// Reference implementation, for tests and benchmarks (ARCHITECTURE.md, "Naive twins").
+/// Reference implementation: literal mode, tests and benchmarks (ARCHITECTURE.md, "Naive twins").
 public func channelAffineNaive(_ x: Tensor, scale: [Float], shift: [Float]) -> Tensor {
     let (_, channels, planeSize) = checkChannelAffine(x.shape, scale: scale, shift: shift)
     var output = x.storage

@@ -183,7 +183,7 @@ func maxPoolSixteenColumns(_ source: UnsafePointer<Float>, width: Int, rows: Ran
 
 /// The plain loops of `maxPool2d`, window bounds recomputed for every output element.
 ///
-/// Reference implementation, for tests and benchmarks (ARCHITECTURE.md, "Naive twins").
+/// Reference implementation: literal mode, tests and benchmarks (ARCHITECTURE.md, "Naive twins").
 public func maxPool2dNaive(_ input: Tensor, shape: Pool2dShape) -> (output: Tensor, argmax: [Int32]) {
     let (planes, height, width, outputHeight, outputWidth) = checkPooling(input.shape, shape: shape)
     var output = [Float](repeating: 0, count: planes * outputHeight * outputWidth)

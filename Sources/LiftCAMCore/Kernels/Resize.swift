@@ -81,7 +81,7 @@ public func bilinearResize(_ input: Tensor, height: Int, width: Int) -> Tensor {
 
 /// The plain loops of `bilinearResize`: PyTorch's formula written out for every output element.
 ///
-/// Reference implementation, for tests and benchmarks (ARCHITECTURE.md, "Naive twins").
+/// Reference implementation: literal mode, tests and benchmarks (ARCHITECTURE.md, "Naive twins").
 public func bilinearResizeNaive(_ input: Tensor, height: Int, width: Int) -> Tensor {
     let (planes, inputHeight, inputWidth, outputShape) = checkResize(input.shape, height: height, width: width)
     /// One dimension of PyTorch's `compute_source_index_and_lambda`.
