@@ -6,15 +6,10 @@
 
 import Glibc  // exit only
 
-/// Values in [-1, 1) from a fixed linear congruential sequence.
+/// Values in [-1, 1) from the core's seeded generator.
 func pseudoRandomTensor(_ shape: [Int], seed: UInt64) -> Tensor {
-    var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
-    var storage = [Float](repeating: 0, count: shape.reduce(1, *))
-    for index in storage.indices {
-        state = state &* 6364136223846793005 &+ 1442695040888963407
-        storage[index] = Float(state >> 40) / Float(1 << 23) - 1
-    }
-    return Tensor(shape: shape, storage: storage)
+    var generator = SplitMix64(seed: seed)
+    return Tensor(shape: shape, storage: (0 ..< shape.reduce(1, *)).map { _ in Float.random(in: -1 ..< 1, using: &generator) })
 }
 
 var failures = 0

@@ -92,9 +92,7 @@ public func avgPool2dNaive(_ input: Tensor, shape: Pool2dShape) -> Tensor {
 /// Gradient of `avgPool2d`: each output gradient, divided by its window's divisor, is added to every
 /// input position of the window. gradOutput `[N, C, oh, ow]` → `[N, C, H, W]` (`inputShape`).
 public func avgPool2dBackward(_ gradOutput: Tensor, shape: Pool2dShape, inputShape: [Int]) -> Tensor {
-    let (planes, height, width, outputHeight, outputWidth) = checkPooling(inputShape, shape: shape)
-    precondition(gradOutput.shape == [inputShape[0], inputShape[1], outputHeight, outputWidth],
-                 "avgPool2dBackward: gradOutput \(gradOutput.shape) does not fit input \(inputShape)")
+    let (planes, height, width, outputHeight, outputWidth) = checkAvgPoolBackward(gradOutput, shape: shape, inputShape: inputShape)
     let windows = PoolWindows(height: height, width: width, shape: shape)
     var gradInput = Tensor(shape: inputShape)
     gradInput.storage.withUnsafeMutableBufferPointer { gradInputBuffer in
@@ -124,9 +122,7 @@ public func avgPool2dBackward(_ gradOutput: Tensor, shape: Pool2dShape, inputSha
 /// The plain loops of `avgPool2dBackward`, the window and its divisor recomputed for every output
 /// element as `avgPool2dNaive` computes them.
 public func avgPool2dBackwardNaive(_ gradOutput: Tensor, shape: Pool2dShape, inputShape: [Int]) -> Tensor {
-    let (planes, height, width, outputHeight, outputWidth) = checkPooling(inputShape, shape: shape)
-    precondition(gradOutput.shape == [inputShape[0], inputShape[1], outputHeight, outputWidth],
-                 "avgPool2dBackward: gradOutput \(gradOutput.shape) does not fit input \(inputShape)")
+    let (planes, height, width, outputHeight, outputWidth) = checkAvgPoolBackward(gradOutput, shape: shape, inputShape: inputShape)
     var gradInput = [Float](repeating: 0, count: inputShape.product)
     for plane in 0 ..< planes {
         for i in 0 ..< outputHeight {
@@ -215,11 +211,7 @@ public func adaptiveAvgPool2dNaive(_ input: Tensor, outputHeight: Int, outputWid
 /// added to every input position of its bin (twice where bins overlap).
 /// gradOutput `[N, C, oh, ow]` → `[N, C, H, W]` (`inputShape`).
 public func adaptiveAvgPool2dBackward(_ gradOutput: Tensor, inputShape: [Int]) -> Tensor {
-    precondition(gradOutput.rank == 4, "adaptiveAvgPool2dBackward: gradOutput \(gradOutput.shape) is not [N, C, oh, ow]")
-    let outputHeight = gradOutput.shape[2], outputWidth = gradOutput.shape[3]
-    let (planes, height, width) = checkAdaptivePooling(inputShape, outputHeight: outputHeight, outputWidth: outputWidth)
-    precondition(gradOutput.shape[0] == inputShape[0] && gradOutput.shape[1] == inputShape[1],
-                 "adaptiveAvgPool2dBackward: gradOutput \(gradOutput.shape) does not fit input \(inputShape)")
+    let (planes, height, width, outputHeight, outputWidth) = checkAdaptivePoolingBackward(gradOutput, inputShape: inputShape)
     let rows = (0 ..< outputHeight).map { adaptiveBin($0, bins: outputHeight, size: height) }
     let columns = (0 ..< outputWidth).map { adaptiveBin($0, bins: outputWidth, size: width) }
     var gradInput = Tensor(shape: inputShape)
@@ -247,9 +239,7 @@ public func adaptiveAvgPool2dBackward(_ gradOutput: Tensor, inputShape: [Int]) -
 
 /// The plain loops of `adaptiveAvgPool2dBackward`, bins recomputed for every output element.
 public func adaptiveAvgPool2dBackwardNaive(_ gradOutput: Tensor, inputShape: [Int]) -> Tensor {
-    precondition(gradOutput.rank == 4, "adaptiveAvgPool2dBackward: gradOutput \(gradOutput.shape) is not [N, C, oh, ow]")
-    let outputHeight = gradOutput.shape[2], outputWidth = gradOutput.shape[3]
-    let (planes, height, width) = checkAdaptivePooling(inputShape, outputHeight: outputHeight, outputWidth: outputWidth)
+    let (planes, height, width, outputHeight, outputWidth) = checkAdaptivePoolingBackward(gradOutput, inputShape: inputShape)
     var gradInput = [Float](repeating: 0, count: inputShape.product)
     for plane in 0 ..< planes {
         for i in 0 ..< outputHeight {
@@ -263,4 +253,26 @@ public func adaptiveAvgPool2dBackwardNaive(_ gradOutput: Tensor, inputShape: [In
         }
     }
     return Tensor(shape: inputShape, storage: gradInput)
+}
+
+/// The checks both twins of `avgPool2dBackward` make: the pooling geometry on `inputShape`
+/// (`checkPooling`) and gradOutput `[N, C, oh, ow]` of that pooling's output size.
+func checkAvgPoolBackward(_ gradOutput: Tensor, shape: Pool2dShape, inputShape: [Int])
+    -> (planes: Int, height: Int, width: Int, outputHeight: Int, outputWidth: Int) {
+    let sizes = checkPooling(inputShape, shape: shape)
+    precondition(gradOutput.shape == [inputShape[0], inputShape[1], sizes.outputHeight, sizes.outputWidth],
+                 "avgPool2dBackward: gradOutput \(gradOutput.shape) does not fit input \(inputShape)")
+    return sizes
+}
+
+/// The checks both twins of `adaptiveAvgPool2dBackward` make: gradOutput `[N, C, oh, ow]` with the
+/// input's N and C, and bins that fit the input (`checkAdaptivePooling`).
+func checkAdaptivePoolingBackward(_ gradOutput: Tensor, inputShape: [Int])
+    -> (planes: Int, height: Int, width: Int, outputHeight: Int, outputWidth: Int) {
+    precondition(gradOutput.rank == 4, "adaptiveAvgPool2dBackward: gradOutput \(gradOutput.shape) is not [N, C, oh, ow]")
+    let outputHeight = gradOutput.shape[2], outputWidth = gradOutput.shape[3]
+    let (planes, height, width) = checkAdaptivePooling(inputShape, outputHeight: outputHeight, outputWidth: outputWidth)
+    precondition(gradOutput.shape[0] == inputShape[0] && gradOutput.shape[1] == inputShape[1],
+                 "adaptiveAvgPool2dBackward: gradOutput \(gradOutput.shape) does not fit input \(inputShape)")
+    return (planes, height, width, outputHeight, outputWidth)
 }

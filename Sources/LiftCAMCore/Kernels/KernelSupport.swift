@@ -7,8 +7,9 @@ typealias Float32x16 = SIMD16<Float>
 /// defines LIFTCAM_SEPARATE_MULTIPLY_ADD, which Package.swift does where the compiler may not assume
 /// an FMA unit: this package as a dependency on x86-64 (SwiftPM refuses CPU flags there), or built
 /// with LIFTCAM_PORTABLE. There `addingProduct` would become one call of the C library's fmaf per
-/// lane, about 100× slower than a multiply and an add (PortableBuildTests checks none is left). A consumer that builds everything with FMA turns fusion
-/// back on with -DLIFTCAM_FUSED_MULTIPLY_ADD, which wins (README, "As a library").
+/// lane, about 100× slower than a multiply and an add (PortableBuildTests checks none is left). A
+/// consumer that builds everything with FMA turns fusion back on with -DLIFTCAM_FUSED_MULTIPLY_ADD,
+/// which wins (README, "As a library").
 @inline(__always)
 var buildFusesMultiplyAdd: Bool {
     #if LIFTCAM_SEPARATE_MULTIPLY_ADD && !LIFTCAM_FUSED_MULTIPLY_ADD

@@ -214,9 +214,7 @@ public func maxPool2dNaive(_ input: Tensor, shape: Pool2dShape) -> (output: Tens
 /// added where windows overlap and share a maximum. gradOutput `[N, C, oh, ow]` with the `argmax`
 /// of the forward pass → `[N, C, H, W]` (`inputShape`). Planes are split over the cores.
 public func maxPool2dBackward(_ gradOutput: Tensor, argmax: [Int32], inputShape: [Int]) -> Tensor {
-    precondition(inputShape.count == 4 && gradOutput.rank == 4 && gradOutput.shape[0] == inputShape[0]
-                     && gradOutput.shape[1] == inputShape[1] && argmax.count == gradOutput.count,
-                 "maxPool2dBackward: gradOutput \(gradOutput.shape) does not fit input \(inputShape)")
+    checkMaxPoolBackward(gradOutput, argmax: argmax, inputShape: inputShape)
     let planes = inputShape[0] * inputShape[1], planeSize = inputShape[2] * inputShape[3]
     let outputPlane = gradOutput.shape[2] * gradOutput.shape[3]
     var gradInput = Tensor(shape: inputShape)
@@ -240,13 +238,19 @@ public func maxPool2dBackward(_ gradOutput: Tensor, argmax: [Int32], inputShape:
 
 /// The plain loop of `maxPool2dBackward`: dx[n, c, argmax[i]] += dy[i] for every output element i.
 public func maxPool2dBackwardNaive(_ gradOutput: Tensor, argmax: [Int32], inputShape: [Int]) -> Tensor {
-    precondition(inputShape.count == 4 && gradOutput.rank == 4 && gradOutput.shape[0] == inputShape[0]
-                     && gradOutput.shape[1] == inputShape[1] && argmax.count == gradOutput.count,
-                 "maxPool2dBackward: gradOutput \(gradOutput.shape) does not fit input \(inputShape)")
+    checkMaxPoolBackward(gradOutput, argmax: argmax, inputShape: inputShape)
     let planeSize = inputShape[2] * inputShape[3], outputPlane = gradOutput.shape[2] * gradOutput.shape[3]
     var gradInput = Tensor(shape: inputShape)
     for i in 0 ..< gradOutput.count {
         gradInput.storage[(i / outputPlane) * planeSize + Int(argmax[i])] += gradOutput.storage[i]
     }
     return gradInput
+}
+
+/// The check both twins of `maxPool2dBackward` make: gradOutput `[N, C, oh, ow]` with the input's
+/// N and C, and one argmax per output element.
+func checkMaxPoolBackward(_ gradOutput: Tensor, argmax: [Int32], inputShape: [Int]) {
+    precondition(inputShape.count == 4 && gradOutput.rank == 4 && gradOutput.shape[0] == inputShape[0]
+                     && gradOutput.shape[1] == inputShape[1] && argmax.count == gradOutput.count,
+                 "maxPool2dBackward: gradOutput \(gradOutput.shape) does not fit input \(inputShape)")
 }

@@ -79,11 +79,10 @@ public struct Network: Sendable {
         if kernels == .literal {
             whole = Sequential(name: "", layers: modules)
             layerEndingAt = modules.indices.map { $0 }
-            inferenceWhole = whole
         } else {
             (whole, layerEndingAt) = Sequential(name: "", layers: modules).fusedWithOrigins()
-            inferenceWhole = whole.mergingReLUs()
         }
+        inferenceWhole = Self.forInference(whole, kernels: kernels)
     }
 
     /// The same network, with the same weights, running `kernels`: `.literal` gives the literal
@@ -133,7 +132,8 @@ public struct Network: Sendable {
         }
         if let cut = layerEndingAt[index] {
             let layers = whole.layers
-            return SplitNetwork(layer: layer, body: forInference(Sequential(name: "body", layers: Array(layers[...cut]))),
+            let body = Sequential(name: "body", layers: Array(layers[...cut]))
+            return SplitNetwork(layer: layer, body: Self.forInference(body, kernels: kernels),
                                 head: Sequential(name: "head", layers: Array(layers[(cut + 1)...])), kernels: kernels)
         }
         let body = Sequential(name: "body", layers: Array(modules[...index])).fused().mergingReLUs()
@@ -141,8 +141,8 @@ public struct Network: Sendable {
         return SplitNetwork(layer: layer, body: body, head: head, kernels: kernels)
     }
 
-    /// A body for forward passes only: ReLUs merged into the convolutions, unless literal.
-    private func forInference(_ body: Sequential) -> Sequential {
+    /// Layers prepared for forward passes only: ReLUs merged into the convolutions, unless literal.
+    private static func forInference(_ body: Sequential, kernels: KernelChoice) -> Sequential {
         kernels == .literal ? body : body.mergingReLUs()
     }
 
