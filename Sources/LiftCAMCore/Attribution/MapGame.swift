@@ -3,16 +3,23 @@
 // Ablation-CAM (Eq 9), SHAP-CAM (Algorithm 1), exact SHAP (Eq 6) and LIME-CAM all ask for many
 // values of this game, so it is computed in batches, and with a shortcut where the head allows.
 
-/// The head F with its last Linear layer cut down to the row of class c, so it outputs F^c alone
-/// (`[N, 1]`): the same number for a thousandth of the last layer's work.
+/// The head F cut down to class c, so it outputs F^c alone (`[N, 1]`): its last Linear layer keeps
+/// the row of class c (the same number for a thousandth of the last layer's work); a head that ends
+/// otherwise (a SqueezeNet's pooling, a graph) gets a `ClassSelectionLayer` after it.
 public func targetHead(_ head: Sequential, target: Int) -> Sequential {
     guard let last = head.layers.last as? LinearLayer else {
-        preconditionFailure("a classification head ends with a Linear layer")
+        return Sequential(name: head.name, layers: head.layers + [ClassSelectionLayer(target: target)])
     }
     let inputs = last.weight.shape[1]
     let row = Tensor(shape: [1, inputs], storage: Array(last.weight.storage[target * inputs ..< (target + 1) * inputs]))
     let bias = last.bias.map { Tensor(shape: [1], storage: [$0.storage[target]]) }
     return Sequential(name: head.name, layers: head.layers.dropLast() + [LinearLayer(name: last.name, weight: row, bias: bias, kernels: last.kernels)])
+}
+
+/// Whether `head` outputs one number per item (F^c), as after `targetHead`.
+func outputsOneClass(_ head: Sequential) -> Bool {
+    if let linear = head.layers.last as? LinearLayer { return linear.weight.shape[0] == 1 }
+    return head.layers.last is ClassSelectionLayer
 }
 
 /// v(a') = F^c(h_A(a')) for batches of coalitions.
@@ -35,7 +42,7 @@ public struct MapGame: Sendable {
     /// The game for maps `activations` `[K, h, w]` and head `head` (already cut to the target with
     /// `targetHead`). `useShortcut: false` forces the generic path.
     public init(activations: Tensor, head: Sequential, useShortcut: Bool = true) {
-        precondition((head.layers.last as? LinearLayer)?.weight.shape[0] == 1,
+        precondition(outputsOneClass(head),
                      "the map game's head must output F^c alone: cut it with targetHead first")
         // The head has one output already, so its decomposition is the one targeted at class 0.
         let decomposition = useShortcut ? HeadDecomposition(head: head, activations: activations)?.targeted(0) : nil

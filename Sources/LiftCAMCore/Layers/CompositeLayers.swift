@@ -66,6 +66,8 @@ public final class Sequential: Layer {
                 endingAt[endingAt.count - 1] = nil
             } else if let block = layer as? ResidualBlock {
                 result.append(block.fused())
+            } else if let graph = layer as? GraphLayer {
+                result.append(graph.fused())
             } else {
                 result.append(layer)
             }
@@ -154,6 +156,8 @@ extension Sequential {
             } else if let block = layer as? ResidualBlock {
                 result.append(ResidualBlock(name: block.name, branch: block.branch.mergingReLUs(),
                                             downsample: block.downsample, kernels: block.kernels))
+            } else if let graph = layer as? GraphLayer {
+                result.append(graph.fused(mergingReLUs: true))
             } else {
                 result.append(layer)
             }

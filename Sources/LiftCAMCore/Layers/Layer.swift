@@ -1,7 +1,8 @@
 /// What a layer's forward pass leaves behind for its backward passes.
 ///
-/// Simple layers keep their input and output; composite layers (a residual block) keep the traces of
-/// their parts in `parts`; max-pool keeps the position of each window's maximum in `argmax`.
+/// Simple layers keep their input and output; composite layers (a residual block, a graph) keep the
+/// traces of their parts in `parts`; max-pool keeps the position of each window's maximum in
+/// `argmax`; graph operations with several inputs (a sum, a product) keep all of them in `operands`.
 public struct Trace: Sendable {
     /// The layer's input x (for a composite layer, its first part's).
     public var input: Tensor
@@ -11,13 +12,16 @@ public struct Trace: Sendable {
     public var parts: [Trace] = []
     /// For max-pooling: the flat input index of each window's maximum, per output element.
     public var argmax: [Int32] = []
+    /// For a graph operation with several inputs: every input, in order (`input` is the first).
+    public var operands: [Tensor] = []
 
     /// A trace from its parts.
-    public init(input: Tensor, output: Tensor, parts: [Trace] = [], argmax: [Int32] = []) {
+    public init(input: Tensor, output: Tensor, parts: [Trace] = [], argmax: [Int32] = [], operands: [Tensor] = []) {
         self.input = input
         self.output = output
         self.parts = parts
         self.argmax = argmax
+        self.operands = operands
     }
 }
 
@@ -28,7 +32,8 @@ extension Trace {
         let share = argmax.count / max(batch, 1)
         return Trace(input: input.item(n).batched, output: output.item(n).batched,
                      parts: parts.map { $0.item(n, of: batch) },
-                     argmax: share == 0 ? [] : Array(argmax[n * share ..< (n + 1) * share]))
+                     argmax: share == 0 ? [] : Array(argmax[n * share ..< (n + 1) * share]),
+                     operands: operands.map { $0.item(n).batched })
     }
 }
 

@@ -7,12 +7,15 @@ public enum Architecture: Equatable, Sendable {
     /// torchvision's ResNet: a stem, four stages of residual blocks, global average pooling, one Linear
     /// layer.
     case resnet(ResNetConfiguration)
+    /// Any CNN read from an ONNX file: a graph of operations that carries its own weights.
+    case graph(GraphModel)
 
     /// The network input `[C, H, W]` the architecture was made for (224×224 RGB for torchvision's).
     public var inputShape: [Int] {
         switch self {
         case .vgg(let c): return c.inputShape
         case .resnet(let c): return c.inputShape
+        case .graph(let g): return g.inputShape
         }
     }
 
@@ -21,6 +24,7 @@ public enum Architecture: Equatable, Sendable {
         switch self {
         case .vgg(let c): return c.classNames
         case .resnet(let c): return c.classNames
+        case .graph(let g): return g.classNames
         }
     }
 
@@ -29,6 +33,7 @@ public enum Architecture: Equatable, Sendable {
         switch self {
         case .vgg(let c): return c.classes
         case .resnet(let c): return c.classes
+        case .graph(let g): return g.classCount
         }
     }
 }
@@ -178,6 +183,7 @@ extension Architecture {
         switch self {
         case .vgg(let c): return c.lastFeatureReLU
         case .resnet: return "layer4"
+        case .graph(let g): return g.defaultLayer
         }
     }
 }

@@ -97,6 +97,8 @@ extension Architecture {
             let widest = [resnet.width, 8, resnet.block.expansion]
             return [("width", [resnet.width, resnet.inputShape[0], 7, 7]), ("width", widest + widest + [3, 3]),
                     ("classes", [resnet.classes] + widest)]
+        case .graph:
+            return []   // read from the file, whose sizes the ONNX reader checked
         }
     }
 
@@ -139,6 +141,10 @@ extension Architecture {
             return .object([("family", "resnet"), ("block", .string(c.block.rawValue)), ("layers", ints(c.layers)),
                             ("width", .number(Double(c.width))), ("classes", .number(Double(c.classes))),
                             ("input", ints(c.inputShape))])
+        case .graph(let g):
+            // A description only: an ONNX model is loaded from its file (`--arch model.onnx`).
+            return .object([("family", "onnx"), ("file", .string(g.path)), ("classes", .number(Double(g.classCount))),
+                            ("input", ints(g.inputShape))])
         }
     }
 }

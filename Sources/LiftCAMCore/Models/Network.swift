@@ -63,6 +63,8 @@ public struct Network: Sendable {
         switch architecture {
         case .vgg(let configuration): modules = try buildVGG(configuration, &loader)
         case .resnet(let configuration): modules = try buildResNet(configuration, &loader)
+        case .graph(let model):
+            throw LiftCAMError.file(model.path, "an ONNX model carries its weights: build it with Network(graph:)")
         }
         let unexpected = weights.unusedKeys(requested: loader.requested)
         guard unexpected.isEmpty else {
@@ -70,6 +72,12 @@ public struct Network: Sendable {
             throw LiftCAMError("unexpected tensors for this architecture: \(shown)\(unexpected.count > 5 ? ", … (\(unexpected.count) in all)" : "")")
         }
         self.init(architecture: architecture, modules: modules, kernels: .fast)
+    }
+
+    /// The network of a model read from ONNX (`GraphModel(onnx:path:)`), weights included. Its one
+    /// module is the whole graph; splits name ONNX tensors or nodes.
+    public init(graph model: GraphModel) {
+        self.init(architecture: .graph(model), modules: [model.graph], kernels: .fast)
     }
 
     private init(architecture: Architecture, modules: [any Layer], kernels: KernelChoice) {
@@ -123,6 +131,9 @@ public struct Network: Sendable {
     /// and the head F (A → logits). `layer` is a module path ("features.29", "layer4.1"), or a ResNet
     /// stage ("layer4"), meaning its last block.
     public func split(at layer: String) throws(LiftCAMError) -> SplitNetwork {
+        if case .graph(let model) = architecture, let graph = modules.first as? GraphLayer {
+            return try splitGraph(graph, model: model, at: layer)
+        }
         let stageEnd = modules.lastIndex { $0.name.hasPrefix(layer + ".") && layer.hasPrefix("layer") }
         guard let index = modules.firstIndex(where: { $0.name == layer }) ?? stageEnd else {
             throw LiftCAMError("unknown layer '\(layer)'; this network's modules are \(describeNames())")

@@ -1,0 +1,168 @@
+// The elementwise nonlinearities of the networks ONNX brings (MobileNet, EfficientNet, …): clipping
+// (ReLU6), the sigmoid, the hard sigmoid, the hard swish, SiLU and tanh. DeepLIFT-Rescale treats each
+// the same way as ReLU (NonlinearLayers.swift): the multiplier is Δy/Δx between the input and the
+// reference, and the gradient f'(x) where |Δx| < `rescaleEpsilon` (SPEC.md, "DeepLIFT rules").
+
+/// y = f(x), one element at a time.
+public enum ElementwiseFunction: Equatable, Sendable {
+    /// min(max(x, lower), upper): ONNX Clip; ReLU6 is clip(0, 6).
+    case clip(lower: Float, upper: Float)
+    /// 1 / (1 + e^−x).
+    case sigmoid
+    /// max(0, min(1, αx + β)): ONNX HardSigmoid (PyTorch's Hardsigmoid is α = 1/6, β = 1/2).
+    case hardSigmoid(alpha: Float, beta: Float)
+    /// x · hardSigmoid(x) with α = 1/6, β = 1/2: ONNX HardSwish, PyTorch's Hardswish.
+    case hardSwish
+    /// x · sigmoid(x): SiLU (Swish), which exporters write as Mul(x, Sigmoid(x)).
+    case silu
+    /// tanh(x).
+    case tanh
+    /// x for x ≥ 0, αx below: ONNX LeakyRelu.
+    case leakyReLU(alpha: Float)
+
+    /// f(x).
+    @inline(__always)
+    public func value(_ x: Float) -> Float {
+        switch self {
+        case .clip(let lower, let upper): return min(max(x, lower), upper)
+        case .sigmoid: return logistic(x)
+        case .hardSigmoid(let alpha, let beta): return min(max(alpha * x + beta, 0), 1)
+        case .hardSwish: return x * min(max(x / 6 + 0.5, 0), 1)
+        case .silu: return x * logistic(x)
+        case .tanh: return 2 * logistic(2 * x) - 1
+        case .leakyReLU(let alpha): return x >= 0 ? x : alpha * x
+        }
+    }
+
+    /// f'(x), with PyTorch's choices at the kinks (the derivative of clip is 1 strictly inside the
+    /// interval, as torch's hardtanh_backward; hardswish's is x/3 + 1/2 on [−3, 3]).
+    public func derivative(_ x: Float) -> Float {
+        switch self {
+        case .clip(let lower, let upper): return x > lower && x < upper ? 1 : 0
+        case .sigmoid:
+            let s = logistic(x)
+            return s * (1 - s)
+        case .hardSigmoid(let alpha, let beta):
+            let z = alpha * x + beta
+            return z > 0 && z < 1 ? alpha : 0
+        case .hardSwish: return x < -3 ? 0 : (x <= 3 ? x / 3 + 0.5 : 1)
+        case .silu:
+            let s = logistic(x)
+            return s * (1 + x * (1 - s))
+        case .tanh:
+            let t = 2 * logistic(2 * x) - 1
+            return 1 - t * t
+        case .leakyReLU(let alpha): return x > 0 ? 1 : alpha
+        }
+    }
+
+    /// The ONNX operator it comes from, for names and messages.
+    public var operatorName: String {
+        switch self {
+        case .clip: return "Clip"
+        case .sigmoid: return "Sigmoid"
+        case .hardSigmoid: return "HardSigmoid"
+        case .hardSwish: return "HardSwish"
+        case .silu: return "SiLU"
+        case .tanh: return "Tanh"
+        case .leakyReLU: return "LeakyRelu"
+        }
+    }
+}
+
+/// 1 / (1 + e^−x), without overflow for large |x|.
+@inline(__always)
+func logistic(_ x: Float) -> Float {
+    if x >= 0 { return 1 / (1 + Elementary.exp(-x)) }
+    let e = Elementary.exp(x)
+    return e / (1 + e)
+}
+
+/// An elementwise nonlinearity y = f(x) as a layer.
+public final class ElementwiseLayer: Layer {
+    public let name: String
+    /// f.
+    public let function: ElementwiseFunction
+
+    /// The layer applying `function`, named `name` (its node or module path).
+    public init(name: String, function: ElementwiseFunction) {
+        self.name = name
+        self.function = function
+    }
+
+    /// One plain loop either way: nothing to choose.
+    public func using(_ kernels: KernelChoice) -> ElementwiseLayer { self }
+
+    public func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int] { inputShape }
+
+    public func forward(_ input: Tensor) -> Tensor {
+        var output = input
+        let f = function
+        output.storage.withUnsafeMutableBufferPointer { y in
+            for i in y.indices { y[i] = f.value(y[i]) }
+        }
+        return output
+    }
+
+    /// Gradient: m·f'(x). Rescale: m·(f(x) − f(r))/(x − r), or m·f'(x) where |x − r| < `rescaleEpsilon`
+    /// (Captum's rule for its nonlinearities, applied to every one here).
+    public func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {
+        var result = outputMultipliers
+        let f = function
+        result.storage.withUnsafeMutableBufferPointer { m in
+            trace.input.storage.withUnsafeBufferPointer { x in
+                guard let reference else {
+                    for i in m.indices { m[i] *= f.derivative(x[i]) }
+                    return
+                }
+                trace.output.storage.withUnsafeBufferPointer { y in
+                    reference.input.storage.withUnsafeBufferPointer { r in
+                        reference.output.storage.withUnsafeBufferPointer { yr in
+                            for i in m.indices {
+                                let deltaIn = x[i] - r[i]
+                                m[i] *= abs(deltaIn) < rescaleEpsilon ? f.derivative(x[i]) : (y[i] - yr[i]) / deltaIn
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return result
+    }
+}
+
+/// Keeps one column of `[N, classes]` logits: `[N, 1]`. Appended to a head whose last layer is not a
+/// Linear one that `targetHead` could cut (a SqueezeNet head ends with pooling), so every method sees
+/// F^c alone. It is linear: its multiplier is its gradient, which puts m in column `target`.
+public final class ClassSelectionLayer: Layer {
+    public let name: String
+    /// The kept column.
+    public let target: Int
+
+    /// Keeps column `target`.
+    public init(name: String = "class", target: Int) {
+        self.name = name
+        self.target = target
+    }
+
+    public func using(_ kernels: KernelChoice) -> ClassSelectionLayer { self }
+
+    public func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int] {
+        guard inputShape.count == 1, inputShape[0] > target else {
+            throw LiftCAMError("\(name): class \(target) of an output \(inputShape)")
+        }
+        return [1]
+    }
+
+    public func forward(_ input: Tensor) -> Tensor {
+        let (n, classes) = (input.shape[0], input.count / max(input.shape[0], 1))
+        return Tensor(shape: [n, 1], storage: (0..<n).map { input.storage[$0 * classes + target] })
+    }
+
+    public func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {
+        var result = Tensor(shape: trace.input.shape)
+        let classes = trace.input.count / max(trace.input.shape[0], 1)
+        for n in 0..<trace.input.shape[0] { result.storage[n * classes + target] = outputMultipliers.storage[n] }
+        return result
+    }
+}
