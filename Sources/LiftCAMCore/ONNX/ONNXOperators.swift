@@ -37,6 +37,11 @@ extension GraphBuilder {
             values[node.outputs[0]] = inputs.first ?? nil
             return
         }
+        if ["Add", "Sub", "Mul", "Div"].contains(node.opType) {
+            // Either operand may be the constant one.
+            try addArithmetic(node, name: node.name.isEmpty ? node.outputs[0] : node.name, inputs: inputs, constants: constants)
+            return
+        }
         guard case .computed(let x, let shape)? = inputs.first ?? nil else {
             guard supportedONNXOperators.contains(node.opType) else { throw unsupported(node) }
             throw LiftCAMError("\(node.label): its first input must be computed from the image, not a constant")
@@ -95,8 +100,6 @@ extension GraphBuilder {
             try add(ElementwiseLayer(name: name, function: .hardSwish), input: x, output: output)
         case "LeakyRelu":
             try add(ElementwiseLayer(name: name, function: .leakyReLU(alpha: try node.float("alpha", default: 0.01))), input: x, output: output)
-        case "Add", "Sub", "Mul", "Div":
-            try addArithmetic(node, name: name, inputs: inputs, constants: constants)
         case "Concat":
             var slots: [Int] = []
             for value in inputs {
