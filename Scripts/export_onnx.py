@@ -17,7 +17,8 @@ Metadata written into the file (metadata_props):
   liftcam.default_layer  ONNX tensor name of the default CAM layer's output, found by running the
                          PyTorch model with a forward hook on that module and ONNX Runtime with every
                          intermediate tensor exposed, and taking the tensor equal to the hook's output
-                         (the last produced one if several are equal)
+                         that cuts the graph (every path from the image to the logits passes through
+                         it); the last produced one if several qualify
   liftcam.torch_module   the module path that was hooked (e.g. features.18, layer4, conv5)
   liftcam.classes        class names, newline-joined (torchvision's ImageNet categories for 1000)
   liftcam.input_shape    "3,224,224"
@@ -160,16 +161,36 @@ def module_output(model, module_path, x):
     return captured["out"].numpy(), logits.numpy()
 
 
-def matching_tensor(values, order, target, tolerance=1e-4):
-    """The ONNX tensor equal to `target` (max |diff| <= tolerance * max |target|), among the float
-    tensors of the same shape; the last produced one if several match. Raises if none does."""
+def is_cut(model, tensor):
+    """Whether every path from the graph input to the logits passes through `tensor`: walking back
+    from the logits and stopping at `tensor`, no node reads the image."""
+    producer = {o: node for node in model.graph.node for o in node.output}
+    seen, stack = set(), [OUTPUT_NAME]
+    while stack:
+        name = stack.pop()
+        if name == tensor or name in seen:
+            continue
+        seen.add(name)
+        if name == INPUT_NAME:
+            return False
+        if name in producer:
+            stack.extend(i for i in producer[name].input if i)
+    return True
+
+
+def matching_tensor(values, order, target, model, tolerance=1e-4):
+    """The ONNX tensor equal to `target` (max |diff| <= tolerance * max |target|) among the float
+    tensors of the same shape that cut the graph (is_cut); the last produced one if several match
+    (e.g. an output and a copy of it). Returns (name, every equal tensor, cut or not)."""
     scale = max(float(np.abs(target).max()), 1e-6)
-    matches = [n for n in order if n in values and isinstance(values[n], np.ndarray)
-               and values[n].dtype == np.float32 and values[n].shape == target.shape
-               and float(np.abs(values[n] - target).max()) <= tolerance * scale]
-    if not matches:
-        raise RuntimeError(f"no ONNX tensor of shape {target.shape} matches the hooked output")
-    return matches[-1], matches
+    equal = [n for n in order if n in values and isinstance(values[n], np.ndarray)
+             and values[n].dtype == np.float32 and values[n].shape == target.shape
+             and float(np.abs(values[n] - target).max()) <= tolerance * scale]
+    cuts = [n for n in equal if is_cut(model, n)]
+    if not cuts:
+        raise RuntimeError(f"no ONNX tensor of shape {target.shape} that cuts the graph matches the "
+                           f"hooked output (equal but not cuts: {equal})")
+    return cuts[-1], equal
 
 
 def find_layer(path, model, module_path, x, values=None, order=None):
@@ -177,7 +198,7 @@ def find_layer(path, model, module_path, x, values=None, order=None):
     if values is None:
         values, order = run_all_tensors(path, x)
     target, _ = module_output(model, module_path, x)
-    return matching_tensor(values, order, target)
+    return matching_tensor(values, order, target, onnx.load(path))
 
 
 def write_metadata(path, properties):
