@@ -11,7 +11,8 @@ constant folding, which folds each BatchNorm that follows a Conv into the Conv a
 arithmetic into constants. `--keep-batchnorm` exports with `do_constant_folding=False` and
 `training=TrainingMode.PRESERVE` on the eval-mode model: every BatchNormalization node stays
 (training_mode = 0, running statistics as initializers) and Shape/Gather/Concat shape arithmetic
-stays in the graph. (The dynamo exporter would need onnxscript, which is not installed here.)
+stays in the graph. `--dynamo` uses the torch.export-based exporter instead (it needs the
+onnxscript package, which was not installed where these scripts were written, so it is untested).
 
 Metadata written into the file (metadata_props):
   liftcam.default_layer  ONNX tensor name of the default CAM layer's output, found by running the
@@ -28,7 +29,7 @@ Metadata written into the file (metadata_props):
 
 Usage:
   python3 Scripts/export_onnx.py --model mobilenet_v2 --out m.onnx [--width-mult 0.5] [--reduced]
-      [--size 224] [--classes 1000] [--seed 0] [--opset 17] [--keep-batchnorm] [--pretrained]
+      [--size 224] [--classes 1000] [--seed 0] [--opset 17] [--keep-batchnorm | --dynamo] [--pretrained]
 
 PyTorch is used only here (and in the fixture scripts), never when LiftCAM runs.
 """
@@ -121,14 +122,21 @@ def class_names(classes):
     return [str(i) for i in range(classes)]
 
 
-def export(model, path, size=(224, 224), opset=17, keep_batchnorm=False):
-    """torch.onnx.export with the legacy exporter, input "input" [1,3,H,W], output "logits" [1,classes]."""
+def export(model, path, size=(224, 224), opset=17, keep_batchnorm=False, dynamo=False):
+    """torch.onnx.export (the legacy exporter unless dynamo), input "input" [1,3,H,W], output
+    "logits" [1,classes]."""
     x = torch.zeros(1, 3, *size)
     options = dict(do_constant_folding=False, training=torch.onnx.TrainingMode.PRESERVE) if keep_batchnorm else {}
+    if dynamo:
+        try:
+            import onnxscript  # noqa: F401
+        except ImportError:
+            raise SystemExit("--dynamo needs the onnxscript package (pip install onnxscript)")
+        options = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice
         torch.onnx.export(model.eval(), (x,), path, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                          opset_version=opset, dynamo=False, **options)
+                          opset_version=opset, dynamo=dynamo, **options)
 
 
 def run_all_tensors(path, x):
@@ -212,10 +220,11 @@ def write_metadata(path, properties):
     onnx.save(model, path)
 
 
-def export_with_metadata(model, path, size=(224, 224), opset=17, keep_batchnorm=False, classes=None, seed=0):
+def export_with_metadata(model, path, size=(224, 224), opset=17, keep_batchnorm=False, classes=None, seed=0,
+                         dynamo=False):
     """Export, locate the default layer's tensor with a seeded N(0,1) probe input, write the
     liftcam.* metadata. Returns (layer tensor name, hooked module path)."""
-    export(model, path, size, opset, keep_batchnorm)
+    export(model, path, size, opset, keep_batchnorm, dynamo)
     probe = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(seed + 7)).numpy()
     module_path = default_module(model)
     layer, _ = find_layer(path, model, module_path, probe)
@@ -244,13 +253,14 @@ def main():
     parser.add_argument("--opset", type=int, default=17)
     parser.add_argument("--keep-batchnorm", action="store_true",
                         help="keep BatchNormalization nodes (no constant folding, TrainingMode.PRESERVE)")
+    parser.add_argument("--dynamo", action="store_true", help="the torch.export-based exporter (needs onnxscript)")
     parser.add_argument("--pretrained", action="store_true", help="torchvision's ImageNet weights")
     args = parser.parse_args()
     torch.set_num_threads(1)
     kwargs = dict(classes=args.classes, width_mult=args.width_mult, reduced=args.reduced)
     model = build(args.model, pretrained=True, **kwargs) if args.pretrained else random_model(args.model, args.seed, **kwargs)
     layer, module_path = export_with_metadata(model, args.out, (args.size, args.size), args.opset,
-                                              args.keep_batchnorm, seed=args.seed)
+                                              args.keep_batchnorm, seed=args.seed, dynamo=args.dynamo)
     print(f"{args.out}: {os.path.getsize(args.out):,} B, default layer {module_path} -> ONNX tensor {layer!r}")
 
 
