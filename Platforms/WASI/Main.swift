@@ -77,7 +77,7 @@ var overview: String {
 /// `liftcam forward`: the logits as JSON.
 func forward(_ arguments: ParsedArguments, files: WASIFileSystem) throws(ToolError) {
     let network = try failing { () throws(LiftCAMError) in
-        try loadNetwork(arch: arguments.required("arch"), weights: arguments.required("weights"), in: files)
+        try loadNetwork(arch: arguments.required("arch"), weights: arguments.value("weights"), in: files)
     }
     _ = try Preprocessing(arguments: arguments, architecture: network.architecture)
     let path = arguments.required("input")
@@ -93,7 +93,7 @@ func explain(_ arguments: ParsedArguments, files: WASIFileSystem) throws(ToolErr
     }
     let arch = arguments.required("arch")
     let network = try failing { () throws(LiftCAMError) in
-        try loadNetwork(arch: arch, weights: arguments.required("weights"), in: files)
+        try loadNetwork(arch: arch, weights: arguments.value("weights"), in: files)
     }
     _ = try Preprocessing(arguments: arguments, architecture: network.architecture)
     let path = arguments.required("input")

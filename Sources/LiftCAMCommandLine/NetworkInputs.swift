@@ -10,14 +10,28 @@ public let maximumInputSide = Architecture.maximumInputSide
 
 /// `--arch` and `--weights`, which every command that runs a network takes.
 public let networkOptions = [
-    OptionSpec(name: "arch", valueName: "NAME|FILE.json", help: "vgg11…vgg19[_bn], resnet18…resnet152, or an architecture file", required: true),
-    OptionSpec(name: "weights", valueName: "DIR", help: "directory of <state-dict key>.npy files", required: true),
+    OptionSpec(name: "arch", valueName: "NAME|FILE.json|FILE.onnx",
+               help: "vgg11…vgg19[_bn], resnet18…resnet152, an architecture file, or an ONNX model (weights inside)", required: true),
+    OptionSpec(name: "weights", valueName: "DIR", help: "directory of <state-dict key>.npy files (not with an .onnx model)"),
 ]
 
+/// Whether `--arch` names an ONNX model file (by its extension).
+public func isONNXPath(_ arch: String) -> Bool { arch.lowercased().hasSuffix(".onnx") }
+
 /// The network and its weights, from `--arch` and `--weights`; errors about the weights name the
-/// directory.
-public func loadNetwork(arch: String, weights: String, in files: some FileSystem) throws(LiftCAMError) -> Network {
+/// directory. An ONNX model (`--arch model.onnx`) carries its weights, so `weights` must be nil for
+/// it and given for every other architecture.
+public func loadNetwork(arch: String, weights: String?, in files: some FileSystem) throws(LiftCAMError) -> Network {
+    if isONNXPath(arch) {
+        guard weights == nil else {
+            throw LiftCAMError("--weights \(weights!): \(arch) is an ONNX model, which carries its own weights; drop --weights")
+        }
+        return Network(graph: try GraphModel(onnx: try ONNXModel.read(path: arch, in: files), path: arch))
+    }
     let architecture = try Architecture.resolve(arch, in: files)
+    guard let weights else {
+        throw LiftCAMError("--weights is required with --arch \(arch) (a directory of <state-dict key>.npy files)")
+    }
     let directory = try WeightDirectory(path: weights, in: files)
     do throws(LiftCAMError) {
         return try Network(architecture: architecture, weights: directory)
@@ -82,10 +96,15 @@ public struct Preprocessing {
         OptionSpec(name: "no-normalize", valueName: nil, help: "feed pixels scaled to [0,1] without normalisation"),
     ]
 
-    /// From the command's options and the architecture's input size.
+    /// From the command's options and the architecture's input size (and, for an ONNX model, the
+    /// normalisation its metadata states).
     public init(arguments: ParsedArguments, architecture: Architecture) throws(ToolError) {
         let shape = architecture.inputShape
         (height, width) = (shape[1], shape[2])
+        if case .graph(let model) = architecture {
+            if let stated = model.mean { mean = stated }
+            if let stated = model.std { std = stated }
+        }
         if let size = arguments.value("size") {
             // Empty pieces kept, so "5x" and "x5" are refused rather than read as 5.
             let parts = size.split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }

@@ -40,13 +40,15 @@ enum BenchCommand {
             do { methods = try CAMMethod.parseList(text) } catch { throw ToolError.usage("\(error)") }
         }
 
-        let architecture = try Architecture.resolve(arguments.required("arch"))
         let network: Network
         if let weights = arguments.value("weights") {
             network = try loadNetwork(arch: arguments.required("arch"), weights: weights)
+        } else if isONNXPath(try arguments.required("arch")) {
+            network = try loadNetwork(arch: arguments.required("arch"), weights: nil)
         } else {
-            network = try Network(architecture: architecture, weights: RandomWeights(seed: 1))
+            network = try Network(architecture: try Architecture.resolve(arguments.required("arch")), weights: RandomWeights(seed: 1))
         }
+        let architecture = network.architecture
         let preprocessing = try Preprocessing(arguments: arguments, architecture: architecture)
         let input: Tensor
         if let path = arguments.value("input") {

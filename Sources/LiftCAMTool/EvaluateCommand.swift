@@ -60,7 +60,7 @@ enum EvaluateCommand {
         for path in [jsonDestination, perImagePath].compactMap({ $0 }) where path != "-" { try checkWritable(path) }
         let skipBad = arguments.flag("skip-bad")
 
-        let network = try loadNetwork(arch: arguments.required("arch"), weights: arguments.required("weights"))
+        let network = try loadNetwork(arch: arguments.required("arch"), weights: arguments.value("weights"))
         let preprocessing = try Preprocessing(arguments: arguments, architecture: network.architecture)
         let split = try network.split(at: arguments.value("layer") ?? network.architecture.defaultLayer)
         let manifest = try Manifest(directory: arguments.required("data"))
@@ -133,7 +133,7 @@ enum EvaluateCommand {
             ("normalize", .bool(preprocessing.normalize)), ("mean", .floats(preprocessing.mean)), ("std", .floats(preprocessing.std)),
         ] + (arguments.flag("literal") ? [("literal", .bool(true))] : []))   // absent when off: older shards still merge
         let inputs: JSONValue = .object([("arch", .string(arguments.required("arch"))),
-                                         ("weights", .string(arguments.required("weights"))),
+                                         ("weights", arguments.value("weights").map { .string($0) } ?? .null),
                                          ("data", .string(arguments.required("data")))])
         let results = EvaluationResults(config: config, inputs: inputs, methods: specs.map(\.key),
                                         shard: ([shard.index], shard.count), images: records,

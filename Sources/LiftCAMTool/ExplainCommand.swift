@@ -11,7 +11,7 @@ enum ExplainCommand {
             // Refused before the work, not after it.
             throw LiftCAMError.file(directory, "exists and is not a directory (--out needs a directory)")
         }
-        let network = try loadNetwork(arch: arguments.required("arch"), weights: arguments.required("weights"))
+        let network = try loadNetwork(arch: arguments.required("arch"), weights: arguments.value("weights"))
         let preprocessing = try Preprocessing(arguments: arguments, architecture: network.architecture)
         let inputPath = arguments.required("input")
         let input = try loadInput(path: inputPath, preprocessing: preprocessing)

@@ -6,7 +6,7 @@ enum ForwardCommand {
     static let spec = forwardCommandSpec
 
     static func run(_ arguments: ParsedArguments, console: Console) throws {
-        let network = try loadNetwork(arch: arguments.required("arch"), weights: arguments.required("weights"))
+        let network = try loadNetwork(arch: arguments.required("arch"), weights: arguments.value("weights"))
         let preprocessing = try Preprocessing(arguments: arguments, architecture: network.architecture)
         let input = try loadInput(path: arguments.required("input"), preprocessing: preprocessing)
         try checkInput(input.tensor, fits: network, path: arguments.required("input"))

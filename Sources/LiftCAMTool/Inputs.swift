@@ -3,7 +3,7 @@ import LiftCAMCommandLine
 import LiftCAMImaging
 
 /// The network and its weights, from `--arch` and `--weights` (this platform's files).
-func loadNetwork(arch: String, weights: String) throws(LiftCAMError) -> Network {
+func loadNetwork(arch: String, weights: String?) throws(LiftCAMError) -> Network {
     usePlatformServices()
     return try loadNetwork(arch: arch, weights: weights, in: POSIXFileSystem())
 }

@@ -38,6 +38,15 @@ extension Architecture {
     }
 }
 
+extension GraphModel {
+    /// Reads the ONNX model at `path` (weights inside, external data beside it) and builds its
+    /// network graph (see `ONNXModel.read(path:in:)` and `init(onnx:path:)`).
+    public init(onnxPath path: String) throws(LiftCAMError) {
+        usePlatformServices()
+        try self.init(onnx: try ONNXModel.read(path: path, in: POSIXFileSystem()), path: path)
+    }
+}
+
 /// Writes each tensor as "<path>/<key>.npy" (float32, atomically), creating `path` if needed.
 ///
 /// Files already in the directory under other keys are left alone; keys that are empty, start

@@ -41,7 +41,10 @@ func lrpBackward(_ layer: any Layer, relevance: Tensor, trace: Trace) -> Tensor 
         let throughBranch = lrpBackward(block.branch, relevance: toBranch, trace: trace.parts[0])
         let throughShortcut = block.downsample.map { lrpBackward($0, relevance: toShortcut, trace: trace.parts[1]) } ?? toShortcut
         return add(throughBranch, throughShortcut, kernels: block.kernels)
-    case is ReLULayer, is IdentityLayer:
+    case let graph as GraphLayer:
+        return lrpBackward(graph, relevance: relevance, trace: trace)
+    case is ReLULayer, is IdentityLayer, is ElementwiseLayer:
+        // Elementwise activations pass relevance on unchanged, as ReLU does in LRP.
         return relevance
     case is FlattenLayer:
         return relevance.reshaped(trace.input.shape)
@@ -116,4 +119,57 @@ func weightedLasso(design x: [[Double]], targets y: [Double], weights w: [Double
         if largestStep < tolerance { break }
     }
     return beta
+}
+
+/// LRP through a graph: the steps in reverse, relevance per tensor summed over its readers. A sum
+/// splits relevance by each addend's share (as the residual block above); a product gives it all to
+/// the signal and none to the gate (the operand broadcast over the other, as squeeze-and-excitation's
+/// channel weights: Arras et al. 2017's "signal-take-all"), or half to each when neither is
+/// broadcast; joins and splits move it without change.
+private func lrpBackward(_ graph: GraphLayer, relevance: Tensor, trace: Trace) -> Tensor {
+    var relevances = [Tensor?](repeating: nil, count: graph.slotNames.count)
+    relevances[graph.outputSlot] = relevance
+    for index in graph.steps.indices.reversed() {
+        let step = graph.steps[index], part = trace.parts[index]
+        let incoming = step.outputs.map { relevances[$0] }
+        guard incoming.contains(where: { $0 != nil }) else { continue }
+        var outgoing: [Tensor]
+        switch step.operation {
+        case let operation as LayerOperation:
+            outgoing = [lrpBackward(operation.layer, relevance: incoming[0] ?? Tensor(shape: part.output.shape), trace: part)]
+        case is SumOperation:
+            let r = incoming[0]!
+            outgoing = part.operands.map { addend in
+                sumBroadcastShares(r, sum: part.output, addend: addend)
+            }
+        case is ProductOperation:
+            let r = incoming[0]!
+            let (x, y) = (part.operands[0], part.operands[1])
+            if x.shape == y.shape {
+                let half = Tensor(shape: r.shape, storage: r.storage.map { $0 / 2 })
+                outgoing = [half, half]
+            } else {
+                let xIsSignal = x.count >= y.count
+                outgoing = xIsSignal ? [r, Tensor(shape: y.shape)] : [Tensor(shape: x.shape), r]
+            }
+        default:
+            outgoing = step.operation.backward(incoming, trace: part, reference: nil)
+        }
+        for (slot, r) in zip(step.inputs, outgoing) {
+            if let existing = relevances[slot] { relevances[slot] = add(existing, r) } else { relevances[slot] = r }
+        }
+    }
+    return relevances[graph.inputSlot] ?? Tensor(shape: trace.input.shape)
+}
+
+/// The relevance an addend receives from a sum: r · addend / (sum ± ε), summed back over the
+/// dimensions the addend was broadcast along.
+private func sumBroadcastShares(_ r: Tensor, sum: Tensor, addend: Tensor) -> Tensor {
+    let stretched = addend.shape == sum.shape ? addend : broadcastBinary(addend, sum, outputShape: sum.shape) { a, _ in a }
+    var share = r
+    for i in 0..<share.count {
+        let z = sum.storage[i]
+        share.storage[i] *= stretched.storage[i] / (z + (z >= 0 ? lrpEpsilon : -lrpEpsilon))
+    }
+    return sumBroadcast(share, to: addend.shape)
 }

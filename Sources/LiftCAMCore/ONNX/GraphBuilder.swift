@@ -20,6 +20,9 @@ public struct GraphModel: Sendable {
     public let defaultLayer: String
     /// The file it came from, for messages.
     public let path: String
+    /// The input normalisation the file's metadata states (`liftcam.mean`, `liftcam.std`: "R,G,B"),
+    /// nil when it states none (the tool then uses ImageNet's).
+    public let mean: [Float]?, std: [Float]?
 }
 
 extension GraphModel: Equatable {
@@ -27,6 +30,7 @@ extension GraphModel: Equatable {
     public static func == (a: GraphModel, b: GraphModel) -> Bool {
         a.graph === b.graph && a.inputShape == b.inputShape && a.classCount == b.classCount
             && a.classNames == b.classNames && a.defaultLayer == b.defaultLayer && a.path == b.path
+            && a.mean == b.mean && a.std == b.std
     }
 }
 
@@ -136,8 +140,15 @@ extension GraphModel {
         } else {
             defaultLayer = try defaultSplitTensor(whole, inputShape: inputShape, classes: classes)
         }
+        func triple(_ key: String) -> [Float]? {
+            guard let values = model.metadata[key]?.split(separator: ",").compactMap({ Float(String($0.trimmingSpaces)) }),
+                  values.count == 3, values.allSatisfy({ $0.isFinite }) else { return nil }
+            return values
+        }
+        let std = triple("liftcam.std")
         return GraphModel(graph: whole, inputShape: inputShape, classCount: classes, classNames: classNames,
-                          defaultLayer: defaultLayer, path: path)
+                          defaultLayer: defaultLayer, path: path, mean: triple("liftcam.mean"),
+                          std: std?.allSatisfy({ $0 > 0 }) == true ? std : nil)
     }
 
     /// One image's `[C, H, W]` from the input's declared `[N, C, H, W]`; a symbolic height or width

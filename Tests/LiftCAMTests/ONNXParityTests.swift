@@ -1,0 +1,92 @@
+import Foundation
+import LiftCAM
+import XCTest
+
+/// ONNX models of eight families (reduced-width torchvision networks, Fixtures/onnx, made by
+/// Fixtures/onnx/generate_onnx_fixtures.py) against PyTorch and ONNX Runtime: logits, activations at
+/// the split, ∂F^c/∂A, the DeepLIFT contributions (our rules, transcribed in PyTorch: Rescale for
+/// every nonlinearity, the Shapley split for products) and every method's α, at the default layer
+/// and at an earlier one whose head holds squeeze-and-excitation, channel shuffles or concatenations.
+/// Tolerance 1e-4 relative (max |Δ| / max |reference|), as PyTorchParityTests.
+final class ONNXParityTests: PlatformTestCase {
+    static let root = PyTorchParityTests.fixtures.appendingPathComponent("onnx")
+
+    struct Case {
+        let model: String
+        let directory: URL
+        let info: JSONValue
+    }
+
+    func cases() throws -> [Case] {
+        let reference = Self.root.appendingPathComponent("reference")
+        guard let models = try? FileManager.default.contentsOfDirectory(atPath: reference.path), !models.isEmpty else {
+            throw XCTSkip("no Fixtures/onnx/reference (run Fixtures/onnx/generate_onnx_fixtures.py)")
+        }
+        var result: [Case] = []
+        for model in models.sorted() {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: reference.appendingPathComponent(model).path)) ?? []
+            for name in names.sorted() where name.hasPrefix("case") {
+                let directory = reference.appendingPathComponent(model).appendingPathComponent(name)
+                let text = try String(contentsOf: directory.appendingPathComponent("case.json"), encoding: .utf8)
+                result.append(Case(model: model, directory: directory, info: try JSONValue.parse(text)))
+            }
+        }
+        return result
+    }
+
+    func load(_ c: Case, _ name: String) throws -> Tensor? {
+        let path = c.directory.appendingPathComponent(name).path
+        return FileManager.default.fileExists(atPath: path) ? try readNPY(path: path) : nil
+    }
+
+    func assertClose(_ actual: [Float], _ expected: Tensor?, _ what: String, tolerance: Float = 1e-4,
+                     file: StaticString = #filePath, line: UInt = #line) {
+        guard let expected else { return XCTFail("\(what): no reference", file: file, line: line) }
+        XCTAssertEqual(actual.count, expected.count, what, file: file, line: line)
+        guard actual.count == expected.count else { return }
+        let error = relativeError(actual, expected.storage)
+        XCTAssertLessThan(error, tolerance, "\(what): relative error \(error)", file: file, line: line)
+    }
+
+    func testEveryFamilyMatchesPyTorchAndONNXRuntime() throws {
+        let methods: [(String, CAMMethod)] = [("lift", .lift), ("gradcam", .gradcam), ("gradcampp", .gradcampp),
+                                              ("xgradcam", .xgradcam), ("ablation", .ablation), ("scorecam", .scorecam),
+                                              ("shap_exact", .shapExact)]
+        var networks: [String: Network] = [:]
+        var checked = 0, families = Set<String>()
+        for c in try cases() {
+            let modelName = c.info["model"]?.stringValue ?? c.model
+            let path = Self.root.appendingPathComponent("models/\(modelName).onnx").path
+            let network = try networks[modelName] ?? Network(graph: try GraphModel(onnxPath: path))
+            networks[modelName] = network
+            let input = try XCTUnwrap(try load(c, "input.npy"))
+            let layer = try XCTUnwrap(c.info["layer"]?.stringValue)
+            let target = try XCTUnwrap(c.info["target"]?.intValue)
+            let label = "\(c.model)/\(c.directory.lastPathComponent)"
+            if c.directory.lastPathComponent == "case0" {
+                XCTAssertEqual(network.architecture.defaultLayer, layer, "\(label): the default layer")
+            }
+            let explainer = try Explainer(network: network, layer: layer, input: input)
+            assertClose(explainer.logits, try load(c, "logits.npy"), "\(label) logits (PyTorch)")
+            assertClose(explainer.logits, try load(c, "logits_ort.npy"), "\(label) logits (ONNX Runtime)")
+            assertClose(network.forward(input.batched).storage, try load(c, "logits_ort.npy"), "\(label) whole-network forward")
+            assertClose(explainer.activations.storage, try load(c, "activations.npy"), "\(label) activations")
+            let head = targetHead(explainer.network.head, target: target)
+            assertClose(headGradient(head: head, activations: explainer.activations).storage,
+                        try load(c, "gradient.npy"), "\(label) gradient")
+            assertClose(deepLIFTContributions(head: head, activations: explainer.activations,
+                                              reference: Tensor(shape: explainer.activations.shape)).storage,
+                        try load(c, "lift_contributions.npy"), "\(label) DeepLIFT contributions")
+            for (name, method) in methods {
+                guard let expected = try load(c, "coefficients_\(name).npy") else { continue }
+                let explanation = try explainer.explain(method, target: target)
+                assertClose(explanation.coefficients, expected, "\(label) α \(name)")
+                assertClose(explanation.map.storage, try load(c, "cam_\(name).npy"), "\(label) L \(name)")
+                checked += 1
+            }
+            families.insert(modelName)
+        }
+        XCTAssertGreaterThanOrEqual(families.count, 10, "families checked: \(families.sorted())")
+        XCTAssertGreaterThan(checked, 100, "too few coefficient references were found")
+    }
+}
