@@ -152,7 +152,7 @@ private func decodeGraph(_ reader: inout ProtobufReader, _ fetch: ExternalDataFe
             case 12: graph.outputs.append(value)
             default: graph.valueInfo.append(value)
             }
-        case 15: throw ProtobufReader.error(at: field.offset, "GraphProto.sparse_initializer: sparse initializers are not supported")
+        case 15: throw LiftCAMError("GraphProto.sparse_initializer[0]: sparse initializers are not supported")
         default: try reader.skip(field)
         }
     }
@@ -164,7 +164,12 @@ private func decodeGraph(_ reader: inout ProtobufReader, _ fetch: ExternalDataFe
 private func decodeNode(_ reader: inout ProtobufReader, place: String, _ fetch: ExternalDataFetcher) throws(LiftCAMError) -> ONNXNode {
     var node = ONNXNode(opType: "", inputs: [], outputs: [])
     var attributes: [ProtobufReader] = []
-    try within(place) { () throws(LiftCAMError) in
+    // Exporters write name and op_type before the attributes, so even an error in the node's
+    // fields can usually name it.
+    func label() -> String {
+        node.opType.isEmpty && node.name.isEmpty ? place : "\(place) (\(oneLine(node.opType)) '\(oneLine(node.name))')"
+    }
+    do {
         while let field = try reader.nextField() {
             switch field.number {
             case 1: node.inputs.append(try reader.readString(field, "input"))
@@ -176,10 +181,12 @@ private func decodeNode(_ reader: inout ProtobufReader, place: String, _ fetch: 
             default: try reader.skip(field)
             }
         }
+    } catch {
+        throw LiftCAMError("\(label()): \(error.description)")
     }
-    let label = "\(place) (\(oneLine(node.opType)) '\(oneLine(node.name))')"
+    let nodeLabel = label()
     for (index, var attribute) in attributes.enumerated() {
-        node.attributes.append(try within(label) { () throws(LiftCAMError) in try decodeAttribute(&attribute, index: index, fetch) })
+        node.attributes.append(try within(nodeLabel) { () throws(LiftCAMError) in try decodeAttribute(&attribute, index: index, fetch) })
     }
     return node
 }

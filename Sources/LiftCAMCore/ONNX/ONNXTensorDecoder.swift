@@ -46,7 +46,12 @@ private func typedField(_ type: UInt64) -> String {
 /// the tensor's name once it is known.
 func decodeTensor(_ reader: inout ProtobufReader, place: String, _ fetch: ExternalDataFetcher) throws(LiftCAMError) -> ONNXTensor {
     var fields = TensorFields()
-    try within(place) { () throws(LiftCAMError) in try fields.read(&reader) }
+    // An error in the fields names the tensor when its name came before (raw_data follows it).
+    do {
+        try fields.read(&reader)
+    } catch {
+        throw LiftCAMError("\(fields.name.isEmpty ? place : "\(place) '\(oneLine(fields.name))'"): \(error.description)")
+    }
     let named = fields.name.isEmpty ? place : "\(place) '\(oneLine(fields.name))'"
     return try within(named) { () throws(LiftCAMError) in try fields.tensor(reader.bytes, fetch) }
 }
@@ -112,12 +117,13 @@ private struct TensorFields {
             guard data.count == count * width else {
                 throw LiftCAMError("external data '\(oneLine(request.location))' holds \(data.count) bytes, \(need) \(count * width)")
             }
-            return ONNXTensor(name: name, dims: shape, data: try checkedUInt64(data.withUnsafeBytes { convertRaw($0, type: dataType, count: count) }))
+            let converted = data.withUnsafeBytes { convertRaw($0, type: dataType, count: count) }
+            return ONNXTensor(name: name, dims: shape, data: dataType == 13 ? try checkedUInt64(converted) : converted)
         }
         if let raw {
             guard raw.count == count * width else { throw LiftCAMError("raw_data holds \(raw.count) bytes, \(need) \(count * width)") }
             let data = bytes.withUnsafeBytes { convertRaw(UnsafeRawBufferPointer(rebasing: $0[raw]), type: dataType, count: count) }
-            return ONNXTensor(name: name, dims: shape, data: try checkedUInt64(data))
+            return ONNXTensor(name: name, dims: shape, data: dataType == 13 ? try checkedUInt64(data) : data)
         }
         let field = typedField(dataType)
         if let given = typed.first, given != field {
@@ -167,10 +173,14 @@ private struct TensorFields {
         if separators.contains(bytes[0]) || (bytes.count > 1 && bytes[1] == UInt8(ascii: ":")) {
             throw LiftCAMError("external data location '\(oneLine(location))' is an absolute path; it must be relative to the model's folder")
         }
-        if bytes.split(whereSeparator: { separators.contains($0) }).contains(where: { $0.elementsEqual([0x2E, 0x2E]) }) {
+        // "a//./b" is "a/b"; a ".." could leave the folder.
+        let components = bytes.split(whereSeparator: { separators.contains($0) }).filter { !$0.elementsEqual([0x2E]) }
+        if components.contains(where: { $0.elementsEqual([0x2E, 0x2E]) }) {
             throw LiftCAMError("external data location '\(oneLine(location))' has a '..' component; it must stay inside the model's folder")
         }
-        return ONNXExternalData(tensorName: name, location: location, offset: offset, length: length)
+        guard !components.isEmpty else { throw LiftCAMError("external data location '\(oneLine(location))' names no file") }
+        let relative = components.map { String(decoding: $0, as: UTF8.self) }.joined(separator: "/")
+        return ONNXExternalData(tensorName: name, location: relative, offset: offset, length: length)
     }
 }
 
