@@ -199,7 +199,9 @@ func onnxTarget() throws -> FuzzTarget {
             }
             var product = 1, overflow = false
             for dim in tensor.dims where !overflow { (product, overflow) = product.multipliedReportingOverflow(by: dim) }
-            guard tensor.dims.allSatisfy({ $0 >= 0 }), !overflow, count == product, count <= ONNXTensor.maximumElementCount else {
+            if tensor.dims.contains(0) { (product, overflow) = (0, false) }
+            guard tensor.dims.allSatisfy({ $0 >= 0 && $0 <= ONNXTensor.maximumElementCount }), !overflow, count == product,
+                  count <= ONNXTensor.maximumElementCount else {
                 throw FuzzInvariantViolation("tensor '\(tensor.name)' has dims \(tensor.dims) and \(count) elements")
             }
         }

@@ -290,4 +290,31 @@ final class ONNXDecoderTests: PlatformTestCase {
             XCTAssertGreaterThan(refused, bytes.count / 8, name)
         }
     }
+
+    /// Opt-in: LIFTCAM_ONNX_LARGE names the ~100 MB model `generate_reader_fixtures.py --large PATH`
+    /// writes; prints the decode time (raw_data floats are one bulk copy per tensor).
+    func testLargeModelDecodeSpeed() throws {
+        guard let path = ProcessInfo.processInfo.environment["LIFTCAM_ONNX_LARGE"] else { throw XCTSkip("LIFTCAM_ONNX_LARGE not set") }
+        let bytes = try readFileBytes(path)
+        var times: [Double] = []
+        var model: ONNXModel?
+        for _ in 0..<5 {
+            let start = Date()
+            model = try ONNXModel(decoding: bytes, path: path)
+            times.append(Date().timeIntervalSince(start))
+        }
+        let start = Date()
+        _ = try ONNXModel.read(path: path)
+        let withRead = Date().timeIntervalSince(start)
+        let graph = try XCTUnwrap(model).graph
+        XCTAssertEqual(graph.initializers.map(\.name), ["w0", "w1", "w2", "w3", "ints", "halves"])
+        guard case .floats(let w3) = graph.initializers[3].data, case .integers(let ints) = graph.initializers[4].data,
+              case .floats(let halves) = graph.initializers[5].data else { return XCTFail("kinds") }
+        XCTAssertEqual([w3[0], w3[5_999_999]], [3.0 / 1024, 6_000_002.0 / 1024])
+        XCTAssertEqual([ints[0], ints[999_999]], [-7, 999_992])
+        XCTAssertEqual([halves[2047], halves[2048]], [2047, 0])
+        let megabytes = Double(bytes.count) / 1e6, best = times.min() ?? 0
+        print(String(format: "onnx decode: %.1f MB in %.3f s best of 5 (median %.3f s, %.0f MB/s); read(path:) with the file read %.3f s",
+                     megabytes, best, times.sorted()[2], megabytes / best, withRead))
+    }
 }

@@ -21,11 +21,16 @@ Made with onnx 1.23.2, numpy 2.x, torch 2.15, torchvision 0.29. Files:
                         tensors, a lying length inside a node, a sparse initializer
     torch_cnn.onnx      a three-layer CNN exported by torch.onnx.export (opset 17, dynamo=False)
 
+With --large PATH it writes only a ~100 MB model (FLOAT and INT64 raw_data, one FLOAT16) for
+measuring the decoder's speed: LIFTCAM_ONNX_LARGE=PATH swift test -c release --filter
+ONNXDecoderTests/testLargeModelDecodeSpeed.
+
 expected.json holds, per good file, what the decoder must return (values as float32/int64 numbers);
 the Swift test states the refusals' messages itself.
 """
 import json
 import os
+import sys
 
 import numpy as np
 import onnx
@@ -272,5 +277,19 @@ def main():
         f.write("\n")
 
 
+def large(path):
+    """~100 MB: 24 M floats in four initializers, 1 M int64, 1 M float16; values from their index."""
+    tensors = []
+    for i in range(4):
+        values = (np.arange(6_000_000, dtype=np.float32) + i) / 1024
+        tensors.append(numpy_helper.from_array(values.reshape(6000, 1000), f"w{i}"))
+    tensors.append(numpy_helper.from_array(np.arange(1_000_000, dtype=np.int64) - 7, "ints"))
+    tensors.append(numpy_helper.from_array((np.arange(1_000_000) % 2048).astype(np.float16), "halves"))
+    onnx.save(graph_model(tensors), path)
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 3 and sys.argv[1] == "--large":
+        large(sys.argv[2])
+    else:
+        main()

@@ -195,12 +195,15 @@ private func externalInteger(_ text: String, _ key: String) throws(LiftCAMError)
     return Int(value)
 }
 
-/// The dims as Ints and their product, refused when a dim is negative, the product overflows or
-/// passes `ONNXTensor.maximumElementCount`.
+/// The dims as Ints and their product, refused when a dim is negative, or it or the product passes
+/// `ONNXTensor.maximumElementCount`.
 private func checkedShape(_ dims: [UInt64]) throws(LiftCAMError) -> ([Int], Int) {
     let values = dims.map { Int64(bitPattern: $0) }
     let text = "[" + values.map { String($0) }.joined(separator: ", ") + "]"
-    guard values.allSatisfy({ $0 >= 0 && $0 <= Int64(Int.max) }) else { throw LiftCAMError("dims \(text) has a negative or huge dimension") }
+    // Each dimension within the limit too, so that an empty tensor's strides cannot overflow either.
+    guard values.allSatisfy({ $0 >= 0 && $0 <= Int64(ONNXTensor.maximumElementCount) }) else {
+        throw LiftCAMError("dims \(text) has a negative dimension or one past \(ONNXTensor.maximumElementCount)")
+    }
     var count = 1
     if !values.contains(0) {
         for value in values {
