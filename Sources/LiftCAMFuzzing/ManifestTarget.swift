@@ -80,10 +80,10 @@ func manifestTarget(workspace: FuzzWorkspace) throws -> FuzzTarget {
 
 /// The parsers `liftcam-fuzz` and the tests can run, by name.
 public enum FuzzTargets {
-    public static let names = ["npy", "png", "pnm", "json", "manifest"]
+    public static let names = ["npy", "png", "pnm", "json", "manifest", "onnx"]
 
     /// The target called `name`; `workspace` holds the manifest's dataset folder. Seeds that are
-    /// generated (PNG pixels) come from `seed`.
+    /// generated (PNG pixels) come from `seed`; ONNX's are the files of Fixtures/onnx/reader.
     public static func make(_ name: String, seed: UInt64, workspace: FuzzWorkspace) throws -> FuzzTarget {
         switch name {
         case "npy": return npyTarget()
@@ -91,6 +91,7 @@ public enum FuzzTargets {
         case "pnm": return pnmTarget()
         case "json": return architectureTarget()
         case "manifest": return try manifestTarget(workspace: workspace)
+        case "onnx": return try onnxTarget()
         default: throw LiftCAMError("unknown parser '\(name)'; known: \(names.joined(separator: ", ")), all")
         }
     }

@@ -15,7 +15,7 @@ import Darwin
 import LiftCAM
 import LiftCAMFuzzing
 
-let usage = "usage: liftcam-fuzz [--parser npy|png|pnm|json|manifest|all] [--cases N] [--seed S] [--first N] [--time-limit SECONDS] [--case N --dump FILE] [--kinds N]"
+let usage = "usage: liftcam-fuzz [--parser npy|png|pnm|json|manifest|onnx|all] [--cases N] [--seed S] [--first N] [--time-limit SECONDS] [--case N --dump FILE] [--kinds N]"
 
 func fail(_ message: String) -> Never {
     fputs("liftcam-fuzz: \(message)\n\(usage)\n", stderr)
@@ -56,7 +56,7 @@ func crashed(_ signal: Int32) {
     appendNumber(Int(signal))
     text += Array(" in parser #".utf8)
     appendNumber(currentParser)
-    text += Array(" (0 npy, 1 png, 2 pnm, 3 json, 4 manifest) at case ".utf8)
+    text += Array(" (0 npy, 1 png, 2 pnm, 3 json, 4 manifest, 5 onnx) at case ".utf8)
     appendNumber(currentFuzzCase)
     text += Array("; replay it with --case and --dump\n".utf8)
     _ = text.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count) }

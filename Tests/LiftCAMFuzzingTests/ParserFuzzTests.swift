@@ -31,6 +31,7 @@ final class ParserFuzzTests: PlatformTestCase {
     func testPNM() throws { try fuzz("pnm", minimumKinds: 15) }
     func testArchitectureJSON() throws { try fuzz("json", minimumKinds: 40) }
     func testManifest() throws { try fuzz("manifest", minimumKinds: 20) }
+    func testONNX() throws { try fuzz("onnx", minimumKinds: 40) }
 
     /// A case is a function of (seed, index) alone: replaying case i gives the same bytes without
     /// running the cases before it, and a different seed gives different cases.

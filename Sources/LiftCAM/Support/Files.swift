@@ -25,6 +25,13 @@ extension WeightDirectory {
     }
 }
 
+extension ONNXModel {
+    /// Reads an ONNX file and the external data files it names (see `read(path:in:)`).
+    public static func read(path: String) throws(LiftCAMError) -> ONNXModel {
+        try read(path: path, in: POSIXFileSystem())
+    }
+}
+
 extension Architecture {
     /// A torchvision name ("vgg16", "resnet50") or the path of a JSON architecture file.
     public static func resolve(_ nameOrPath: String) throws(LiftCAMError) -> Architecture {
