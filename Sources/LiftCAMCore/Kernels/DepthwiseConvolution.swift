@@ -64,8 +64,19 @@ struct DepthwisePlaneLayout {
                 let first = source + phase - paddingLeft
                 if stride == 1 {
                     (target + inside.lowerBound).update(from: first + inside.lowerBound, count: inside.count)
-                } else {
-                    for t in inside { target[t] = first[stride * t] }
+                    continue
+                }
+                var t = inside.lowerBound
+                if stride == 2 {
+                    // 16 at a time: the even lanes of 32 consecutive floats, all inside the image row.
+                    while t + 16 <= inside.upperBound && 2 * t + 31 + phase - paddingLeft < width {
+                        storeLanes(UnsafeRawPointer(first + 2 * t).loadUnaligned(as: SIMD32<Float>.self).evenHalf, target + t)
+                        t += 16
+                    }
+                }
+                while t < inside.upperBound {
+                    target[t] = first[stride * t]
+                    t += 1
                 }
             }
         }
@@ -76,6 +87,24 @@ struct DepthwisePlaneLayout {
         plane.update(repeating: 0, count: height * width)
         for y in 0 ..< max(0, min(height, rows - paddingTop)) {
             let row = padded + (y + paddingTop) * stride * rowLength, target = plane + y * width
+            if stride == 2 {
+                // 32 columns at a time: the two phase rows interleaved, from the first column of phase 0.
+                let start = min(paddingLeft % 2, width)
+                var column = start
+                while column + 32 <= width && (column + paddingLeft) / 2 + 16 <= rowLength {
+                    let t = (column + paddingLeft) / 2
+                    var pair = SIMD32<Float>()
+                    pair.evenHalf = loadLanes(row + t)
+                    pair.oddHalf = loadLanes(row + rowLength + t)
+                    UnsafeMutableRawPointer(target + column).storeBytes(of: pair, as: SIMD32<Float>.self)
+                    column += 32
+                }
+                for x in 0 ..< width where x < start || x >= column {
+                    let (t, phase) = (x + paddingLeft).quotientAndRemainder(dividingBy: 2)
+                    if t < rowLength { target[x] = row[phase * rowLength + t] }
+                }
+                continue
+            }
             for phase in 0 ..< stride {
                 let source = row + phase * rowLength, first = target + phase - paddingLeft
                 for t in imageColumns(phase: phase, width: width) { first[stride * t] = source[t] }
@@ -181,8 +210,10 @@ private func depthwiseRows(_ padded: UnsafePointer<Float>, layout: DepthwisePlan
 
 /// The input gradient of `conv2dDepthwise` (its transpose): dx[n,c] = Σ_j w[c·m + j] ⋆ᵀ dy[n, c·m + j].
 ///
-/// gradOutput `[N, O, oh, ow]`, weight `[O, 1, kh, kw]` → `[N, C, H, W]`. Planes (n, c) split over the
-/// cores; each adds w[u,v] · dy for 16 output columns at a time into a zeroed padded plane (the
+/// gradOutput `[N, O, oh, ow]`, weight `[O, 1, kh, kw]` → `[N, C, H, W]`. With stride 1 and one output
+/// per channel (MobileNet's stride-1 layers) that is itself a depthwise correlation, of dy with the
+/// kernels turned by 180° (`depthwiseTransposeAsCorrelation`), which `conv2dDepthwise` computes.
+/// Otherwise planes (n, c) split over the cores; each adds w[u,v] · dy for 16 output columns at a time into a zeroed padded plane (the
 /// layout the forward reads: each block lands on 16 consecutive floats), then copies the image part
 /// of that plane out. Output rows are copied into a zero-tailed row first, so the last block adds 0
 /// past the row's end.
@@ -191,6 +222,14 @@ public func conv2dDepthwiseBackwardInput(_ gradOutput: Tensor, weight: Tensor, s
     let (batch, outputHeight, outputWidth) =
         checkConvolutionBackward(gradOutput.shape, weight: weight, shape: shape, inputHeight: inputHeight, inputWidth: inputWidth)
     precondition(shape.isDepthwise, "conv2dDepthwiseBackwardInput: \(shape) is not depthwise")
+    if let transposed = shape.depthwiseTransposeAsCorrelation(outputHeight: outputHeight, outputWidth: outputWidth) {
+        let taps = shape.kernelHeight * shape.kernelWidth
+        let flipped = Tensor(shape: weight.shape, storage: (0 ..< weight.count).map { i in
+            let (channel, tap) = i.quotientAndRemainder(dividingBy: taps)
+            return weight.storage[channel * taps + taps - 1 - tap]
+        })
+        return conv2dDepthwise(gradOutput, weight: flipped, bias: nil, shape: transposed)
+    }
     let channels = shape.inChannels, outChannels = shape.outChannels, multiplier = shape.outChannelsPerGroup
     let layout = DepthwisePlaneLayout(shape: shape, outputHeight: outputHeight, outputWidth: outputWidth)
     let (kernelHeight, kernelWidth) = (shape.kernelHeight, shape.kernelWidth)
@@ -219,13 +258,14 @@ public func conv2dDepthwiseBackwardInput(_ gradOutput: Tensor, weight: Tensor, s
                         for oy in 0 ..< outputHeight {
                             gradientRow.update(from: source + oy * outputWidth, count: outputWidth)
                             let top = padded + oy * layout.outputRowStep
-                            for column in stride(from: 0, to: outputWidth, by: 16) {
-                                let g = loadLanes(gradientRow + column)
-                                for u in 0 ..< kernelHeight {
-                                    let row = top + u * layout.kernelRowStep + column
-                                    for v in 0 ..< kernelWidth {
-                                        let target = row + offsets[v]
-                                        storeLanes(multiplyAdd(loadLanes(target), kernel[u * kernelWidth + v], g), target)
+                            // Tap by tap along the whole row: a block never reloads the 16 floats the
+                            // block just before it stored (shifted by one, that would stall on the store).
+                            for u in 0 ..< kernelHeight {
+                                for v in 0 ..< kernelWidth {
+                                    let target = top + u * layout.kernelRowStep + offsets[v], tap = kernel[u * kernelWidth + v]
+                                    for column in stride(from: 0, to: outputWidth, by: 16) {
+                                        storeLanes(multiplyAdd(loadLanes(target + column), tap, loadLanes(gradientRow + column)),
+                                                   target + column)
                                     }
                                 }
                             }
@@ -235,5 +275,22 @@ public func conv2dDepthwiseBackwardInput(_ gradOutput: Tensor, weight: Tensor, s
                 }
             }
         }}
+    }
+}
+
+extension Conv2dShape {
+    /// For a stride-1 depthwise convolution with one output per channel: the geometry under which
+    /// `conv2dDepthwise` of dy with the kernels turned by 180° is this convolution's input gradient,
+    /// dx[i, j] = Σ_{u,v} w[u,v] · dy[i + p_top − u·d, j + p_left − v·d]. That is padding
+    /// d·(k − 1) − p on each side, nil when a side would be negative (padding larger than the kernel).
+    func depthwiseTransposeAsCorrelation(outputHeight: Int, outputWidth: Int) -> Conv2dShape? {
+        guard strideHeight == 1 && strideWidth == 1 && outChannels == inChannels else { return nil }
+        let spanHeight = dilationHeight * (kernelHeight - 1), spanWidth = dilationWidth * (kernelWidth - 1)
+        let transposed = Conv2dShape(inChannels: inChannels, outChannels: outChannels, kernelHeight: kernelHeight,
+                                     kernelWidth: kernelWidth, paddingHeight: spanHeight - paddingHeight,
+                                     paddingWidth: spanWidth - paddingWidth, paddingBottom: spanHeight - paddingBottom,
+                                     paddingRight: spanWidth - paddingRight, dilationHeight: dilationHeight,
+                                     dilationWidth: dilationWidth, groups: groups)
+        return transposed.problem == nil ? transposed : nil
     }
 }
