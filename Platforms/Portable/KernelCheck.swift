@@ -88,6 +88,34 @@ struct KernelCheck {
                   conv2dBackwardInput(g, weight: weight, shape: geometry, inputHeight: size, inputWidth: size).storage,
                   conv2dBackwardInputNaive(g, weight: weight, shape: geometry, inputHeight: size, inputWidth: size).storage)
         }
+        // Depthwise convolutions (SIMD rows over padded, phase-split planes; stride 1's gradient as a
+        // correlation) and grouped ones (im2col + GEMM per group), with dilation and per-side padding.
+        let grouped = [
+            Conv2dShape(inChannels: 8, outChannels: 8, kernelHeight: 3, kernelWidth: 3, paddingHeight: 1, paddingWidth: 1, groups: 8),
+            Conv2dShape(inChannels: 6, outChannels: 12, kernelHeight: 5, kernelWidth: 5, strideHeight: 2, strideWidth: 2,
+                        paddingHeight: 1, paddingWidth: 2, paddingBottom: 2, paddingRight: 1, groups: 6),
+            Conv2dShape(inChannels: 5, outChannels: 5, kernelHeight: 3, kernelWidth: 3, strideHeight: 2, strideWidth: 3,
+                        paddingHeight: 1, paddingWidth: 1, dilationHeight: 2, dilationWidth: 2, groups: 5),
+            Conv2dShape(inChannels: 8, outChannels: 12, kernelHeight: 3, kernelWidth: 3, paddingHeight: 1, paddingWidth: 0,
+                        paddingRight: 2, dilationHeight: 2, groups: 4),
+            Conv2dShape(inChannels: 6, outChannels: 9, kernelHeight: 1, kernelWidth: 1, groups: 3),
+        ]
+        for (index, geometry) in grouped.enumerated() {
+            let (height, width) = (13 + 5 * index, 19 + 7 * index)
+            let x = pseudoRandomTensor([2, geometry.inChannels, height, width], seed: 41)
+            let weight = pseudoRandomTensor(geometry.weightShape, seed: 42)
+            let bias = pseudoRandomTensor([geometry.outChannels], seed: 43)
+            let naive = conv2dNaive(x, weight: weight, bias: bias, shape: geometry)
+            check("conv2d \(geometry) on \(height)×\(width)", conv2d(x, weight: weight, bias: bias, shape: geometry).storage, naive.storage)
+            if geometry.isDepthwise {
+                check("conv2dDepthwise ReLU \(geometry)",
+                      conv2dDepthwise(x, weight: weight, bias: bias, shape: geometry, applyReLU: true).storage, reluNaive(naive).storage)
+            }
+            let g = pseudoRandomTensor(naive.shape, seed: 44)
+            check("conv2dBackwardInput \(geometry)",
+                  conv2dBackwardInput(g, weight: weight, shape: geometry, inputHeight: height, inputWidth: width).storage,
+                  conv2dBackwardInputNaive(g, weight: weight, shape: geometry, inputHeight: height, inputWidth: width).storage)
+        }
         print("portable kernels: \(checks) checks, \(failures) failures")
         if failures > 0 { exit(1) }
     }

@@ -50,6 +50,32 @@ func benchmarkConvolution(_ inChannels: Int, _ outChannels: Int, size: Int, kern
     }
 }
 
+/// A depthwise (groups = channels) or grouped k×k convolution with PyTorch's "same"-style padding
+/// k / 2, forward or input gradient, against the naive twin. Rates count 2 flops per multiply-add.
+func benchmarkGroupedConvolution(_ channels: Int, size: Int, kernel: Int = 3, stride: Int = 1, groups: Int? = nil,
+                                 backward: Bool = false, repetitions: Int) {
+    let depthwise = groups == nil
+    let kernelName = (depthwise ? "depthwise" : "grouped") + (backward ? " backward" : "")
+    guard isSelected(kernelName) else { return }
+    let shape = Conv2dShape(inChannels: channels, outChannels: channels, kernelHeight: kernel, kernelWidth: kernel,
+                            strideHeight: stride, strideWidth: stride, paddingHeight: kernel / 2, paddingWidth: kernel / 2,
+                            groups: groups ?? channels)
+    let (outputHeight, outputWidth) = shape.outputSize(height: size, width: size)
+    let weight = benchTensor(shape.weightShape, seed: 4), bias = benchTensor([channels], seed: 5)
+    let x = benchTensor([1, channels, size, size], seed: 3), dy = benchTensor([1, channels, outputHeight, outputWidth], seed: 6)
+    let flops = 2.0 * Double(channels * shape.inChannelsPerGroup * kernel * kernel * outputHeight * outputWidth)
+    let label = "\(channels)×\(size)×\(size) \(kernel)×\(kernel) s\(stride)" + (depthwise ? "" : ", \(groups!) groups")
+    if backward {
+        measure(kernelName, label, work: .flops(flops), repetitions: repetitions,
+                fast: { _ = conv2dBackwardInput(dy, weight: weight, shape: shape, inputHeight: size, inputWidth: size) },
+                naive: { _ = conv2dBackwardInputNaive(dy, weight: weight, shape: shape, inputHeight: size, inputWidth: size) })
+    } else {
+        measure(kernelName, label, work: .flops(flops), repetitions: repetitions,
+                fast: { _ = conv2d(x, weight: weight, bias: bias, shape: shape) },
+                naive: { _ = conv2dNaive(x, weight: weight, bias: bias, shape: shape) })
+    }
+}
+
 print("liftcam-bench: \(workerCount) worker threads; fast = best of several runs, naive = one run.")
 print("")
 print("| kernel | size | fast ms | fast rate | naive timed on | naive ms | naive rate | speed-up |")
@@ -68,6 +94,16 @@ benchmarkConvolution(512, 512, size: 14, backward: true, repetitions: 5)
 benchmarkConvolution(512, 512, size: 14, batch: 8, repetitions: 3)
 benchmarkConvolution(2048, 512, size: 7, kernel: 1, batch: 16, repetitions: 5)
 benchmarkConvolution(2048, 512, size: 7, kernel: 1, batch: 16, backward: true, repetitions: 5)
+
+// MobileNetV2's depthwise layers (and EfficientNet's 5×5); a RegNet-style grouped 3×3 (group width 16).
+benchmarkGroupedConvolution(144, size: 56, repetitions: 20)
+benchmarkGroupedConvolution(96, size: 112, stride: 2, repetitions: 20)
+benchmarkGroupedConvolution(240, size: 28, kernel: 5, repetitions: 20)
+benchmarkGroupedConvolution(960, size: 7, repetitions: 20)
+benchmarkGroupedConvolution(144, size: 56, backward: true, repetitions: 20)
+benchmarkGroupedConvolution(96, size: 112, stride: 2, backward: true, repetitions: 20)
+benchmarkGroupedConvolution(256, size: 28, groups: 16, repetitions: 10)
+benchmarkGroupedConvolution(256, size: 28, groups: 16, backward: true, repetitions: 10)
 
 if isSelected("linear") || isSelected("blockwiseLinear") {
     // VGG16's first fully connected layer, 25088 → 4096: 411 MB of weights, read once per call.

@@ -1,57 +1,5 @@
-// 2-D convolution (PyTorch nn.Conv2d: dilation 1, groups 1) and its transpose, as packed GEMMs.
-
-/// The hyper-parameters of one convolution layer.
-public struct Conv2dShape: Equatable, Sendable {
-    /// Channels in and out, and the kernel's size: the weight is `[outChannels, inChannels, kernelHeight,
-    /// kernelWidth]`.
-    public var inChannels, outChannels, kernelHeight, kernelWidth: Int
-    /// Step of the kernel and zero padding on each side, per direction (PyTorch's `stride`, `padding`).
-    public var strideHeight, strideWidth, paddingHeight, paddingWidth: Int
-
-    /// A convolution geometry; stride 1 and no padding unless given.
-    public init(inChannels: Int, outChannels: Int, kernelHeight: Int, kernelWidth: Int,
-                strideHeight: Int = 1, strideWidth: Int = 1, paddingHeight: Int = 0, paddingWidth: Int = 0) {
-        self.inChannels = inChannels
-        self.outChannels = outChannels
-        self.kernelHeight = kernelHeight
-        self.kernelWidth = kernelWidth
-        self.strideHeight = strideHeight
-        self.strideWidth = strideWidth
-        self.paddingHeight = paddingHeight
-        self.paddingWidth = paddingWidth
-    }
-
-    /// floor((H + 2p - k) / s) + 1, as PyTorch (dilation 1, groups 1). Not positive when the
-    /// padded input is smaller than the kernel.
-    public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
-        (floorDivide(height + 2 * paddingHeight - kernelHeight, strideHeight) + 1,
-         floorDivide(width + 2 * paddingWidth - kernelWidth, strideWidth) + 1)
-    }
-
-    /// Rows of the unfolded input (im2col): one per (input channel, kernel row, kernel column).
-    var unfoldedRows: Int { inChannels * kernelHeight * kernelWidth }
-
-    /// A 1×1, stride-1, unpadded convolution is a plain GEMM on the input planes: no unfolding.
-    var isPointwise: Bool {
-        kernelHeight == 1 && kernelWidth == 1 && strideHeight == 1 && strideWidth == 1
-            && paddingHeight == 0 && paddingWidth == 0
-    }
-}
-
-/// The sizes every convolution kernel checks: input `[N, C, H, W]` and weight `[O, C, kh, kw]`
-/// matching `shape`, a positive output. Returns (N, H, W, oh, ow).
-func checkConvolution(inputShape: [Int], weight: Tensor, shape: Conv2dShape)
-    -> (batch: Int, height: Int, width: Int, outputHeight: Int, outputWidth: Int) {
-    precondition(inputShape.count == 4 && inputShape[1] == shape.inChannels,
-                 "conv2d: input \(inputShape) does not match \(shape)")
-    precondition(weight.shape == [shape.outChannels, shape.inChannels, shape.kernelHeight, shape.kernelWidth],
-                 "conv2d: weight \(weight.shape) does not match \(shape)")
-    precondition(shape.strideHeight >= 1 && shape.strideWidth >= 1 && shape.paddingHeight >= 0
-                     && shape.paddingWidth >= 0, "conv2d: bad stride or padding in \(shape)")
-    let (outputHeight, outputWidth) = shape.outputSize(height: inputShape[2], width: inputShape[3])
-    precondition(outputHeight >= 1 && outputWidth >= 1, "conv2d: input \(inputShape) smaller than the kernel")
-    return (inputShape[0], inputShape[2], inputShape[3], outputHeight, outputWidth)
-}
+// 2-D convolution (PyTorch nn.Conv2d) and its transpose, as packed GEMMs one group at a time; depthwise
+// convolutions go to their own kernel (DepthwiseConvolution.swift).
 
 /// Unfolded-input elements one GEMM call handles (8 Mi floats = 32 MiB at most); larger outputs are
 /// processed in bands of output rows so the buffer does not grow with the image.
@@ -91,24 +39,31 @@ struct ConvolutionPlan {
     }
 }
 
-/// 2-D cross-correlation as PyTorch's nn.Conv2d: y[n,o] = b[o] + Σ_c w[o,c] ⋆ x[n,c].
+/// 2-D cross-correlation as PyTorch's nn.Conv2d: y[n,o] = b[o] + Σ_c w[o,c] ⋆ x[n, g·C/G + c] over the
+/// C/G input channels of o's group g (all of them with one group), with stride, dilation and padding.
 ///
-/// input `[N, C, H, W]`, weight `[O, C, kh, kw]`, bias `[O]` → output `[N, O, oh, ow]`.
-/// The input is unfolded (im2col) into `[C·kh·kw, columns]` and one GEMM
-/// `weight[O, C·kh·kw] · unfolded` produces the outputs of those columns; see `ConvolutionPlan`
-/// for how items and rows are grouped into columns. A 1×1 stride-1 convolution of one item
-/// multiplies its input planes directly.
+/// input `[N, C, H, W]`, weight `[O, C/G, kh, kw]`, bias `[O]` → output `[N, O, oh, ow]`.
+/// Depthwise convolutions (`isDepthwise`) run `conv2dDepthwise`. Otherwise, group by group, the
+/// input is unfolded (im2col) into `[C/G·kh·kw, columns]` and one GEMM
+/// `weight[O/G, C/G·kh·kw] · unfolded` produces the group's outputs of those columns; see
+/// `ConvolutionPlan` for how items and rows are grouped into columns. A 1×1 stride-1 convolution of
+/// one item multiplies its input planes directly.
 public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: Conv2dShape) -> Tensor {
     conv2d(input, weight: weight, packedWeight: nil, bias: bias, shape: shape)
 }
 
-/// `conv2d` with the weight `[O, C·kh·kw]` optionally packed beforehand for the GEMMs (layers keep one).
+/// `conv2d` with the weight `[O, C·kh·kw]` optionally packed beforehand for the GEMMs (layers keep
+/// one; one group only).
 func conv2d(_ input: Tensor, weight: Tensor, packedWeight: PackedMatrix?, bias: Tensor?, shape: Conv2dShape) -> Tensor {
+    if shape.isDepthwise { return conv2dDepthwise(input, weight: weight, bias: bias, shape: shape) }
     let (batch, height, width, outputHeight, outputWidth) =
         checkConvolution(inputShape: input.shape, weight: weight, shape: shape)
     precondition(bias == nil || bias!.count == shape.outChannels, "conv2d: bias does not match \(shape)")
+    precondition(packedWeight == nil || shape.groups == 1, "conv2d: a packed weight needs one group")
     let outChannels = shape.outChannels, rows = shape.unfoldedRows
     let planeSize = outputHeight * outputWidth, inputItemSize = shape.inChannels * height * width
+    let groups = shape.groups, groupOut = shape.outChannelsPerGroup
+    let groupInputSize = shape.inChannelsPerGroup * height * width, groupWeightSize = groupOut * rows
     let plan = ConvolutionPlan(shape: shape, batch: batch, outputHeight: outputHeight, outputWidth: outputWidth)
     // Every element of both buffers is written before it is read: no zero-fill needed.
     let columns = allocateAlignedFloats(plan.unfoldedCount)            // [C·kh·kw, columns]
@@ -127,13 +82,16 @@ func conv2d(_ input: Tensor, weight: Tensor, packedWeight: PackedMatrix?, bias: 
             if plan.itemsPerGroup > 1 {
                 for first in stride(from: 0, to: batch, by: plan.itemsPerGroup) {
                     let items = min(plan.itemsPerGroup, batch - first), groupColumns = items * planeSize
-                    for i in 0 ..< items {
-                        im2col(x + (first + i) * inputItemSize, height: height, width: width, shape: shape,
-                               outputRows: 0 ..< outputHeight, outputWidth: outputWidth, rowStride: groupColumns,
-                               into: columns + i * planeSize)
+                    for group in 0 ..< groups {
+                        for i in 0 ..< items {
+                            im2col(x + (first + i) * inputItemSize + group * groupInputSize, height: height, width: width,
+                                   shape: shape, outputRows: 0 ..< outputHeight, outputWidth: outputWidth,
+                                   rowStride: groupColumns, into: columns + i * planeSize)
+                        }
+                        gemmBlocked(m: groupOut, n: groupColumns, k: rows, a: w + group * groupWeightSize, lda: rows,
+                                    transA: false, prepackedA: packedWeight, b: columns, ldb: groupColumns, transB: false,
+                                    c: products + group * groupOut * groupColumns, ldc: groupColumns, accumulate: false)
                     }
-                    gemmBlocked(m: outChannels, n: groupColumns, k: rows, a: w, lda: rows, transA: false, prepackedA: packedWeight,
-                         b: columns, ldb: groupColumns, transB: false, c: products, ldc: groupColumns, accumulate: false)
                     // y[first + i, o] = bias[o] + products[o, plane i]
                     forEachSlice(items: items * outChannels, totalWork: groupColumns * outChannels) { planes in
                         for plane in planes {
@@ -146,20 +104,25 @@ func conv2d(_ input: Tensor, weight: Tensor, packedWeight: PackedMatrix?, bias: 
                 return
             }
             for item in 0 ..< batch {
-                let itemInput = x + item * inputItemSize, itemOutput = out + item * outChannels * planeSize
-                if shape.isPointwise {
-                    gemmBlocked(m: outChannels, n: planeSize, k: rows, a: w, lda: rows, transA: false, prepackedA: packedWeight,
-                         b: itemInput, ldb: planeSize, transB: false, c: itemOutput, ldc: planeSize, accumulate: true)
-                    continue
-                }
-                for firstRow in stride(from: 0, to: outputHeight, by: plan.bandRows) {
-                    let band = firstRow ..< min(outputHeight, firstRow + plan.bandRows)
-                    let bandColumns = band.count * outputWidth
-                    im2col(itemInput, height: height, width: width, shape: shape,
-                           outputRows: band, outputWidth: outputWidth, rowStride: bandColumns, into: columns)
-                    gemmBlocked(m: outChannels, n: bandColumns, k: rows, a: w, lda: rows, transA: false, prepackedA: packedWeight,
-                         b: columns, ldb: bandColumns, transB: false,
-                         c: itemOutput + firstRow * outputWidth, ldc: planeSize, accumulate: true)
+                for group in 0 ..< groups {
+                    let itemInput = x + item * inputItemSize + group * groupInputSize
+                    let itemOutput = out + (item * outChannels + group * groupOut) * planeSize
+                    let groupWeight = w + group * groupWeightSize
+                    if shape.isPointwise {
+                        gemmBlocked(m: groupOut, n: planeSize, k: rows, a: groupWeight, lda: rows, transA: false,
+                                    prepackedA: packedWeight, b: itemInput, ldb: planeSize, transB: false,
+                                    c: itemOutput, ldc: planeSize, accumulate: true)
+                        continue
+                    }
+                    for firstRow in stride(from: 0, to: outputHeight, by: plan.bandRows) {
+                        let band = firstRow ..< min(outputHeight, firstRow + plan.bandRows)
+                        let bandColumns = band.count * outputWidth
+                        im2col(itemInput, height: height, width: width, shape: shape,
+                               outputRows: band, outputWidth: outputWidth, rowStride: bandColumns, into: columns)
+                        gemmBlocked(m: groupOut, n: bandColumns, k: rows, a: groupWeight, lda: rows, transA: false,
+                                    prepackedA: packedWeight, b: columns, ldb: bandColumns, transB: false,
+                                    c: itemOutput + firstRow * outputWidth, ldc: planeSize, accumulate: true)
+                    }
                 }
             }
         }}
@@ -167,18 +130,26 @@ func conv2d(_ input: Tensor, weight: Tensor, packedWeight: PackedMatrix?, bias: 
 }
 
 /// Gradient of conv2d with respect to its input: the transpose of conv2d as a linear map,
-/// dx[n,c,i,j] = Σ_{o,u,v} w[o,c,u,v] · dy[n,o,(i+p-u)/s,(j+p-v)/s] over the integral quotients.
+/// dx[n,c,i,j] = Σ_{o,u,v} w[o,c',u,v] · dy[n,o,(i+p-u·d)/s,(j+p-v·d)/s] over the integral quotients and
+/// the outputs o of c's group (c' = c's index within it).
 ///
-/// gradOutput `[N, O, oh, ow]`, weight `[O, C, kh, kw]` → `[N, C, H, W]`. Used for the chain rule and,
+/// gradOutput `[N, O, oh, ow]`, weight `[O, C/G, kh, kw]` → `[N, C, H, W]`. Used for the chain rule and,
 /// unchanged, for DeepLIFT-Rescale multipliers (a linear layer's multiplier is its transpose).
-/// `weightᵀ[C·kh·kw, O] · dy[O, columns]` fills an unfolded buffer, then col2im adds every unfolded
-/// element back to the input position it was read from; columns are grouped as in `conv2d`.
+/// Depthwise convolutions run `conv2dDepthwiseBackwardInput`. Otherwise, group by group,
+/// `weightᵀ[C/G·kh·kw, O/G] · dy[O/G, columns]` fills an unfolded buffer, then col2im adds every
+/// unfolded element back to the input position it was read from; columns are grouped as in `conv2d`.
 public func conv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, shape: Conv2dShape,
                                 inputHeight: Int, inputWidth: Int) -> Tensor {
+    if shape.isDepthwise {
+        return conv2dDepthwiseBackwardInput(gradOutput, weight: weight, shape: shape,
+                                            inputHeight: inputHeight, inputWidth: inputWidth)
+    }
     let (batch, outputHeight, outputWidth) =
         checkConvolutionBackward(gradOutput.shape, weight: weight, shape: shape, inputHeight: inputHeight, inputWidth: inputWidth)
     let outChannels = shape.outChannels, rows = shape.unfoldedRows
     let planeSize = outputHeight * outputWidth, inputItemSize = shape.inChannels * inputHeight * inputWidth
+    let groups = shape.groups, groupOut = shape.outChannelsPerGroup
+    let groupInputSize = shape.inChannelsPerGroup * inputHeight * inputWidth, groupWeightSize = groupOut * rows
     let plan = ConvolutionPlan(shape: shape, batch: batch, outputHeight: outputHeight, outputWidth: outputWidth)
     // Every element of both buffers is written before it is read: no zero-fill needed.
     let columns = allocateAlignedFloats(plan.unfoldedCount)            // [C·kh·kw, columns]
@@ -205,46 +176,42 @@ public func conv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, shape: Con
                             .update(from: dy + ((first + i) * outChannels + o) * planeSize, count: planeSize)
                     }
                 }
-                gemm(m: rows, n: groupColumns, k: outChannels, a: w, lda: rows, transA: true,
-                     b: gathered, ldb: groupColumns, transB: false, c: columns, ldc: groupColumns, accumulate: false)
-                for i in 0 ..< items {
-                    col2im(columns + i * planeSize, outputRows: 0 ..< outputHeight, outputWidth: outputWidth,
-                           rowStride: groupColumns, shape: shape, height: inputHeight, width: inputWidth,
-                           addingInto: dx + (first + i) * inputItemSize)
+                for group in 0 ..< groups {
+                    gemm(m: rows, n: groupColumns, k: groupOut, a: w + group * groupWeightSize, lda: rows, transA: true,
+                         b: gathered + group * groupOut * groupColumns, ldb: groupColumns, transB: false,
+                         c: columns, ldc: groupColumns, accumulate: false)
+                    for i in 0 ..< items {
+                        col2im(columns + i * planeSize, outputRows: 0 ..< outputHeight, outputWidth: outputWidth,
+                               rowStride: groupColumns, shape: shape, height: inputHeight, width: inputWidth,
+                               addingInto: dx + (first + i) * inputItemSize + group * groupInputSize)
+                    }
                 }
             }
             return
         }
         for item in 0 ..< batch {
-            let itemGradInput = dx + item * inputItemSize, itemGradOutput = dy + item * outChannels * planeSize
-            if shape.isPointwise {
-                gemm(m: rows, n: planeSize, k: outChannels, a: w, lda: rows, transA: true,
-                     b: itemGradOutput, ldb: planeSize, transB: false, c: itemGradInput, ldc: planeSize, accumulate: false)
-                continue
-            }
-            for firstRow in stride(from: 0, to: outputHeight, by: plan.bandRows) {
-                let band = firstRow ..< min(outputHeight, firstRow + plan.bandRows)
-                let bandColumns = band.count * outputWidth
-                gemm(m: rows, n: bandColumns, k: outChannels, a: w, lda: rows, transA: true,
-                     b: itemGradOutput + firstRow * outputWidth, ldb: planeSize, transB: false,
-                     c: columns, ldc: bandColumns, accumulate: false)
-                col2im(columns, outputRows: band, outputWidth: outputWidth, rowStride: bandColumns, shape: shape,
-                       height: inputHeight, width: inputWidth, addingInto: itemGradInput)
+            for group in 0 ..< groups {
+                let itemGradInput = dx + item * inputItemSize + group * groupInputSize
+                let itemGradOutput = dy + (item * outChannels + group * groupOut) * planeSize
+                let groupWeight = w + group * groupWeightSize
+                if shape.isPointwise {
+                    gemm(m: rows, n: planeSize, k: groupOut, a: groupWeight, lda: rows, transA: true,
+                         b: itemGradOutput, ldb: planeSize, transB: false, c: itemGradInput, ldc: planeSize, accumulate: false)
+                    continue
+                }
+                for firstRow in stride(from: 0, to: outputHeight, by: plan.bandRows) {
+                    let band = firstRow ..< min(outputHeight, firstRow + plan.bandRows)
+                    let bandColumns = band.count * outputWidth
+                    gemm(m: rows, n: bandColumns, k: groupOut, a: groupWeight, lda: rows, transA: true,
+                         b: itemGradOutput + firstRow * outputWidth, ldb: planeSize, transB: false,
+                         c: columns, ldc: bandColumns, accumulate: false)
+                    col2im(columns, outputRows: band, outputWidth: outputWidth, rowStride: bandColumns, shape: shape,
+                           height: inputHeight, width: inputWidth, addingInto: itemGradInput)
+                }
             }
         }
     }}}
     return gradInput
-}
-
-/// Sizes for the backward pass: gradOutput `[N, O, oh, ow]` with (oh, ow) the output of an
-/// `inputHeight × inputWidth` input. Returns (N, oh, ow).
-func checkConvolutionBackward(_ gradOutputShape: [Int], weight: Tensor, shape: Conv2dShape,
-                              inputHeight: Int, inputWidth: Int) -> (batch: Int, outputHeight: Int, outputWidth: Int) {
-    let sizes = checkConvolution(inputShape: [gradOutputShape.first ?? 0, shape.inChannels, inputHeight, inputWidth],
-                                 weight: weight, shape: shape)
-    precondition(gradOutputShape == [sizes.batch, shape.outChannels, sizes.outputHeight, sizes.outputWidth],
-                 "conv2dBackwardInput: gradOutput \(gradOutputShape) does not match \(shape) on \(inputHeight)×\(inputWidth)")
-    return (sizes.batch, sizes.outputHeight, sizes.outputWidth)
 }
 
 /// Writes bias[o] (or zero) into every element of each output plane `[N, O, planeSize]`.
@@ -262,8 +229,9 @@ func fillChannels(_ out: UnsafeMutablePointer<Float>, batch: Int, channels: Int,
     }
 }
 
-/// The seven plain loops of `conv2d`: y[n,o,i,j] = b[o] + Σ_{c,u,v} w[o,c,u,v] · x[n,c,i·s−p+u,j·s−p+v],
-/// terms in the padding skipped.
+/// The seven plain loops of `conv2d`: y[n,o,i,j] = b[o] + Σ_{c,u,v} w[o,c,u,v] · x[n, g·C/G + c, y, x]
+/// with y = i·s − p + u·d, x = j·s − p + v·d (top and left padding p), c over the C/G input channels of
+/// o's group g; terms in the padding skipped.
 ///
 /// Reference implementation: literal mode, tests and benchmarks (ARCHITECTURE.md, "Naive twins").
 public func conv2dNaive(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: Conv2dShape) -> Tensor {
@@ -271,21 +239,23 @@ public func conv2dNaive(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: C
         checkConvolution(inputShape: input.shape, weight: weight, shape: shape)
     precondition(bias == nil || bias!.count == shape.outChannels, "conv2d: bias does not match \(shape)")
     let (inChannels, outChannels) = (shape.inChannels, shape.outChannels)
+    let (groupIn, groupOut) = (shape.inChannelsPerGroup, shape.outChannelsPerGroup)
     let (kernelHeight, kernelWidth) = (shape.kernelHeight, shape.kernelWidth)
     var output = [Float](repeating: 0, count: batch * outChannels * outputHeight * outputWidth)
     for n in 0 ..< batch {
         for o in 0 ..< outChannels {
+            let firstChannel = o / groupOut * groupIn
             for i in 0 ..< outputHeight {
                 for j in 0 ..< outputWidth {
                     var sum: Float = bias?.storage[o] ?? 0
-                    for c in 0 ..< inChannels {
+                    for c in 0 ..< groupIn {
                         for u in 0 ..< kernelHeight {
                             for v in 0 ..< kernelWidth {
-                                let y = i * shape.strideHeight - shape.paddingHeight + u
-                                let x = j * shape.strideWidth - shape.paddingWidth + v
+                                let y = i * shape.strideHeight - shape.paddingHeight + u * shape.dilationHeight
+                                let x = j * shape.strideWidth - shape.paddingWidth + v * shape.dilationWidth
                                 if y < 0 || y >= height || x < 0 || x >= width { continue }
-                                sum += weight.storage[((o * inChannels + c) * kernelHeight + u) * kernelWidth + v]
-                                    * input.storage[((n * inChannels + c) * height + y) * width + x]
+                                sum += weight.storage[((o * groupIn + c) * kernelHeight + u) * kernelWidth + v]
+                                    * input.storage[((n * inChannels + firstChannel + c) * height + y) * width + x]
                             }
                         }
                     }
@@ -298,7 +268,8 @@ public func conv2dNaive(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: C
 }
 
 /// The plain loops of `conv2dBackwardInput`, written as the transpose they are: every product
-/// w[o,c,u,v] · x[n,c,y,x] that conv2d adds into y[n,o,i,j] sends dy[n,o,i,j] · w[o,c,u,v] back to dx[n,c,y,x].
+/// w[o,c,u,v] · x[n, g·C/G + c, y, x] that conv2d adds into y[n,o,i,j] sends dy[n,o,i,j] · w[o,c,u,v]
+/// back to dx[n, g·C/G + c, y, x].
 ///
 /// Reference implementation: literal mode, tests and benchmarks (ARCHITECTURE.md, "Naive twins").
 public func conv2dBackwardInputNaive(_ gradOutput: Tensor, weight: Tensor, shape: Conv2dShape,
@@ -306,21 +277,23 @@ public func conv2dBackwardInputNaive(_ gradOutput: Tensor, weight: Tensor, shape
     let (batch, outputHeight, outputWidth) =
         checkConvolutionBackward(gradOutput.shape, weight: weight, shape: shape, inputHeight: inputHeight, inputWidth: inputWidth)
     let (inChannels, outChannels) = (shape.inChannels, shape.outChannels)
+    let (groupIn, groupOut) = (shape.inChannelsPerGroup, shape.outChannelsPerGroup)
     let (kernelHeight, kernelWidth) = (shape.kernelHeight, shape.kernelWidth)
     var gradInput = [Float](repeating: 0, count: batch * inChannels * inputHeight * inputWidth)
     for n in 0 ..< batch {
         for o in 0 ..< outChannels {
+            let firstChannel = o / groupOut * groupIn
             for i in 0 ..< outputHeight {
                 for j in 0 ..< outputWidth {
                     let g = gradOutput.storage[((n * outChannels + o) * outputHeight + i) * outputWidth + j]
-                    for c in 0 ..< inChannels {
+                    for c in 0 ..< groupIn {
                         for u in 0 ..< kernelHeight {
                             for v in 0 ..< kernelWidth {
-                                let y = i * shape.strideHeight - shape.paddingHeight + u
-                                let x = j * shape.strideWidth - shape.paddingWidth + v
+                                let y = i * shape.strideHeight - shape.paddingHeight + u * shape.dilationHeight
+                                let x = j * shape.strideWidth - shape.paddingWidth + v * shape.dilationWidth
                                 if y < 0 || y >= inputHeight || x < 0 || x >= inputWidth { continue }
-                                gradInput[((n * inChannels + c) * inputHeight + y) * inputWidth + x] +=
-                                    g * weight.storage[((o * inChannels + c) * kernelHeight + u) * kernelWidth + v]
+                                gradInput[((n * inChannels + firstChannel + c) * inputHeight + y) * inputWidth + x] +=
+                                    g * weight.storage[((o * groupIn + c) * kernelHeight + u) * kernelWidth + v]
                             }
                         }
                     }

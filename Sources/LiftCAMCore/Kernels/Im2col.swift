@@ -11,9 +11,9 @@ func validOutputColumns(kernelColumn: Int, width: Int, outputWidth: Int, stride:
 }
 
 /// im2col for one item and a band of output rows: unfolded[(c·kh + u)·kw + v, (oy − band.lower)·ow + ox]
-/// = x[c, oy·sh − ph + u, ox·sw − pw + v], zero where that falls in the padding.
+/// = x[c, oy·sh − ph + u·dh, ox·sw − pw + v·dw], zero where that falls in the padding.
 ///
-/// input `[C, H, W]` → unfolded `[C·kh·kw, band·ow]`, consecutive rows `rowStride` apart (wider than
+/// input `[C, H, W]` (the C = C/G channels of one group) → unfolded `[C·kh·kw, band·ow]`, consecutive rows `rowStride` apart (wider than
 /// band·ow when several items share the buffer side by side). Unfolded rows are split over the cores
 /// (not channels: the first layer of an image network has only 3); with stride 1 each row segment is
 /// one contiguous copy.
@@ -22,6 +22,7 @@ func im2col(_ input: UnsafePointer<Float>, height: Int, width: Int, shape: Conv2
     let kernelHeight = shape.kernelHeight, kernelWidth = shape.kernelWidth
     let strideHeight = shape.strideHeight, strideWidth = shape.strideWidth
     let paddingHeight = shape.paddingHeight, paddingWidth = shape.paddingWidth
+    let dilationHeight = shape.dilationHeight, dilationWidth = shape.dilationWidth
     let bandColumns = band.count * outputWidth, kernelSize = kernelHeight * kernelWidth
     forEachSlice(items: shape.unfoldedRows, totalWork: shape.unfoldedRows * bandColumns) { unfoldedRows in
         for unfoldedRow in unfoldedRows {
@@ -29,18 +30,18 @@ func im2col(_ input: UnsafePointer<Float>, height: Int, width: Int, shape: Conv2
             let (u, v) = offset.quotientAndRemainder(dividingBy: kernelWidth)
             let plane = input + channel * height * width
             let row = unfolded + unfoldedRow * rowStride
-            let valid = validOutputColumns(kernelColumn: v, width: width, outputWidth: outputWidth,
+            let valid = validOutputColumns(kernelColumn: v * dilationWidth, width: width, outputWidth: outputWidth,
                                            stride: strideWidth, padding: paddingWidth)
             for oy in band {
                 let target = row + (oy - band.lowerBound) * outputWidth
-                let iy = oy * strideHeight - paddingHeight + u
+                let iy = oy * strideHeight - paddingHeight + u * dilationHeight
                 if iy < 0 || iy >= height || valid.isEmpty {
                     target.update(repeating: 0, count: outputWidth)
                     continue
                 }
                 target.update(repeating: 0, count: valid.lowerBound)
                 (target + valid.upperBound).update(repeating: 0, count: outputWidth - valid.upperBound)
-                let source = plane + iy * width - paddingWidth + v
+                let source = plane + iy * width - paddingWidth + v * dilationWidth
                 if strideWidth == 1 {
                     (target + valid.lowerBound).update(from: source + valid.lowerBound, count: valid.count)
                 } else {
@@ -52,9 +53,9 @@ func im2col(_ input: UnsafePointer<Float>, height: Int, width: Int, shape: Conv2
 }
 
 /// col2im, the transpose of `im2col`: adds unfolded[(c·kh + u)·kw + v, (oy − band.lower)·ow + ox] to
-/// x[c, oy·sh − ph + u, ox·sw − pw + v] wherever that is inside the image (padding drops out).
+/// x[c, oy·sh − ph + u·dh, ox·sw − pw + v·dw] wherever that is inside the image (padding drops out).
 ///
-/// unfolded `[C·kh·kw, band·ow]` (rows `rowStride` apart) → adds into `[C, H, W]`. One channel's rows
+/// unfolded `[C·kh·kw, band·ow]` (rows `rowStride` apart) → adds into `[C, H, W]` (one group's channels). One channel's rows
 /// all land in its own plane, so channels split over the cores without two workers writing the
 /// same element.
 func col2im(_ unfolded: UnsafePointer<Float>, outputRows band: Range<Int>, outputWidth: Int, rowStride: Int,
@@ -62,20 +63,21 @@ func col2im(_ unfolded: UnsafePointer<Float>, outputRows band: Range<Int>, outpu
     let kernelHeight = shape.kernelHeight, kernelWidth = shape.kernelWidth
     let strideHeight = shape.strideHeight, strideWidth = shape.strideWidth
     let paddingHeight = shape.paddingHeight, paddingWidth = shape.paddingWidth
+    let dilationHeight = shape.dilationHeight, dilationWidth = shape.dilationWidth
     let bandColumns = band.count * outputWidth
-    forEachSlice(items: shape.inChannels, totalWork: shape.unfoldedRows * bandColumns) { channels in
+    forEachSlice(items: shape.inChannelsPerGroup, totalWork: shape.unfoldedRows * bandColumns) { channels in
         for channel in channels {
             let plane = input + channel * height * width
             for u in 0 ..< kernelHeight {
                 for v in 0 ..< kernelWidth {
                     let row = unfolded + ((channel * kernelHeight + u) * kernelWidth + v) * rowStride
-                    let valid = validOutputColumns(kernelColumn: v, width: width, outputWidth: outputWidth,
+                    let valid = validOutputColumns(kernelColumn: v * dilationWidth, width: width, outputWidth: outputWidth,
                                                    stride: strideWidth, padding: paddingWidth)
                     for oy in band {
-                        let iy = oy * strideHeight - paddingHeight + u
+                        let iy = oy * strideHeight - paddingHeight + u * dilationHeight
                         if iy < 0 || iy >= height { continue }
                         let source = row + (oy - band.lowerBound) * outputWidth
-                        let target = plane + iy * width - paddingWidth + v
+                        let target = plane + iy * width - paddingWidth + v * dilationWidth
                         for ox in valid { target[ox * strideWidth] += source[ox] }
                     }
                 }

@@ -48,9 +48,10 @@ public final class WinogradWeights: @unchecked Sendable {
     public var byteCount: Int { winogradPositions * positionStride * MemoryLayout<Float>.stride }
 }
 
-/// Whether `conv2dWinograd` computes this convolution: 3×3 kernel, stride 1 (any padding).
+/// Whether `conv2dWinograd` computes this convolution: 3×3 kernel, stride 1, any padding the same on
+/// both sides, one group, no dilation (`Conv2dShape.isPlain`).
 public func winogradApplies(to shape: Conv2dShape) -> Bool {
-    shape.kernelHeight == 3 && shape.kernelWidth == 3 && shape.strideHeight == 1 && shape.strideWidth == 1
+    shape.kernelHeight == 3 && shape.kernelWidth == 3 && shape.strideHeight == 1 && shape.strideWidth == 1 && shape.isPlain
 }
 
 /// Whether Winograd pays on this call: its GEMMs (36 products per tile, tiles padded to panels of

@@ -2,14 +2,14 @@
 // Each is a linear map plus a constant, so its DeepLIFT multiplier equals its gradient: the backward
 // pass is the transpose of the weights whether or not a reference is given.
 
-/// torch.nn.Conv2d (groups 1, dilation 1): `[N, C, H, W]` → `[N, O, oh, ow]`.
+/// torch.nn.Conv2d (any groups, stride, dilation; ONNX's per-side padding too): `[N, C, H, W]` → `[N, O, oh, ow]`.
 public final class Conv2dLayer: Layer {
     public let name: String
-    /// The kernels, `[O, C, kh, kw]`.
+    /// The kernels, `[O, C / groups, kh, kw]`.
     public let weight: Tensor
     /// One per output channel, `[O]`; nil without bias.
     public let bias: Tensor?
-    /// Channels, kernel size, stride and padding.
+    /// Channels, kernel size, stride, padding, dilation and groups.
     public let geometry: Conv2dShape
     /// The weight transformed for Winograd F(4×4, 3×3), made on the first forward pass that uses it
     /// when it is small enough to keep (`winogradCachesWeights`); larger ones are transformed per call.
@@ -35,6 +35,13 @@ public final class Conv2dLayer: Layer {
     }
 
     public func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int] {
+        if let problem = geometry.problem { throw LiftCAMError("\(name): \(geometry): \(problem)") }
+        guard weight.shape == geometry.weightShape else {
+            throw LiftCAMError("\(name): weight \(weight.shape) does not match \(geometry), which needs \(geometry.weightShape)")
+        }
+        guard bias == nil || bias!.count == geometry.outChannels else {
+            throw LiftCAMError("\(name): \(bias!.count) biases for \(geometry.outChannels) output channels")
+        }
         guard inputShape.count == 3, inputShape[0] == geometry.inChannels else {
             throw LiftCAMError("\(name): expects [\(geometry.inChannels), H, W] input, got \(inputShape)")
         }
@@ -45,13 +52,14 @@ public final class Conv2dLayer: Layer {
         return [geometry.outChannels, size.height, size.width]
     }
 
-    /// 3×3 stride-1 convolutions go through Winograd F(4×4, 3×3) when it saves at least half the
-    /// multiplications (`winogradPays`), every other one through im2col + GEMM (`conv2d`); literal
-    /// kernels: the seven loops of `conv2dNaive`.
+    /// 3×3 stride-1 plain convolutions go through Winograd F(4×4, 3×3) when it saves at least half the
+    /// multiplications (`winogradPays`), depthwise ones through `conv2dDepthwise`, every other one
+    /// through im2col + GEMM (`conv2d`, group by group); literal kernels: the seven loops of `conv2dNaive`.
     public func forward(_ input: Tensor) -> Tensor { forward(input, applyingReLU: false) }
 
     /// The forward pass, followed by max(·, 0) when `applyingReLU` (inside the Winograd output
-    /// transform, or in place on the direct result: no extra pass or buffer for a separate ReLU).
+    /// transform or the depthwise kernel, or in place on the direct result: no extra pass or buffer
+    /// for a separate ReLU).
     func forward(_ input: Tensor, applyingReLU: Bool) -> Tensor {
         if kernels == .literal {
             let output = conv2dNaive(input, weight: weight, bias: bias, shape: geometry)
@@ -66,8 +74,11 @@ public final class Conv2dLayer: Layer {
             }
             return conv2dWinograd(input, weight: weight, bias: bias, shape: geometry, applyReLU: applyingReLU)
         }
+        if geometry.isDepthwise {
+            return conv2dDepthwise(input, weight: weight, bias: bias, shape: geometry, applyReLU: applyingReLU)
+        }
         var packed: PackedMatrix?
-        if input.shape.count == 4, weight.count >= packedWeightMinimumCount,
+        if input.shape.count == 4, geometry.groups == 1, weight.count >= packedWeightMinimumCount,
            geometry.outputSize(height: input.shape[2], width: input.shape[3]).height
                * geometry.outputSize(height: input.shape[2], width: input.shape[3]).width <= packedWeightPlaneLimit {
             packed = packedWeight.value {
