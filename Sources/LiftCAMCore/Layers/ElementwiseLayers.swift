@@ -56,6 +56,25 @@ public enum ElementwiseFunction: Equatable, Sendable {
         }
     }
 
+    /// f(x) in Double: the Rescale ratio (f(x) − f(r))/(x − r) divides a difference of two close
+    /// values by a small Δx, so it is formed from Double values, not from the Float outputs.
+    public func preciseValue(_ x: Double) -> Double {
+        func logistic(_ v: Double) -> Double {
+            if v >= 0 { return 1 / (1 + Elementary.exp(-v)) }
+            let e = Elementary.exp(v)
+            return e / (1 + e)
+        }
+        switch self {
+        case .clip(let lower, let upper): return min(max(x, Double(lower)), Double(upper))
+        case .sigmoid: return logistic(x)
+        case .hardSigmoid(let alpha, let beta): return min(max(Double(alpha) * x + Double(beta), 0), 1)
+        case .hardSwish: return x * min(max(x / 6 + 0.5, 0), 1)
+        case .silu: return x * logistic(x)
+        case .tanh: return 2 * logistic(2 * x) - 1
+        case .leakyReLU(let alpha): return x >= 0 ? x : Double(alpha) * x
+        }
+    }
+
     /// The ONNX operator it comes from, for names and messages.
     public var operatorName: String {
         switch self {
@@ -105,7 +124,8 @@ public final class ElementwiseLayer: Layer {
     }
 
     /// Gradient: m·f'(x). Rescale: m·(f(x) − f(r))/(x − r), or m·f'(x) where |x − r| < `rescaleEpsilon`
-    /// (Captum's rule for its nonlinearities, applied to every one here).
+    /// (Captum's rule for its nonlinearities, applied to every one here); the ratio in Double
+    /// (`preciseValue`).
     public func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {
         var result = outputMultipliers
         let f = function
@@ -115,13 +135,14 @@ public final class ElementwiseLayer: Layer {
                     for i in m.indices { m[i] *= f.derivative(x[i]) }
                     return
                 }
-                trace.output.storage.withUnsafeBufferPointer { y in
-                    reference.input.storage.withUnsafeBufferPointer { r in
-                        reference.output.storage.withUnsafeBufferPointer { yr in
-                            for i in m.indices {
-                                let deltaIn = x[i] - r[i]
-                                m[i] *= abs(deltaIn) < rescaleEpsilon ? f.derivative(x[i]) : (y[i] - yr[i]) / deltaIn
-                            }
+                reference.input.storage.withUnsafeBufferPointer { r in
+                    for i in m.indices {
+                        let deltaIn = x[i] - r[i]
+                        if abs(deltaIn) < rescaleEpsilon {
+                            m[i] *= f.derivative(x[i])
+                        } else {
+                            let (a, b) = (Double(x[i]), Double(r[i]))
+                            m[i] *= Float((f.preciseValue(a) - f.preciseValue(b)) / (a - b))
                         }
                     }
                 }

@@ -61,14 +61,20 @@ extension GraphBuilder {
         return Conv2dLayer(name: name, weight: weight, bias: bias.map { $0.reshaped([$0.count]) }, geometry: geometry)
     }
 
-    /// The `Conv2dShape` of a convolution, or an error for what the kernels do not run.
+    /// The `Conv2dShape` of a convolution (groups, dilation and per-side padding as ONNX states
+    /// them), checked.
     func convolutionGeometry(_ node: ONNXNode, inChannels: Int, outChannels: Int, kernel: [Int], strides: [Int], pads: [Int],
                              dilations: [Int], groups: Int) throws(LiftCAMError) -> Conv2dShape {
-        guard groups == 1, dilations == [1, 1], pads[0] == pads[2], pads[1] == pads[3] else {
-            throw LiftCAMError("\(node.label): grouped, dilated or asymmetrically padded convolutions are not supported yet")
+        let geometry = Conv2dShape(inChannels: inChannels, outChannels: outChannels, kernelHeight: kernel[0], kernelWidth: kernel[1],
+                                   strideHeight: strides[0], strideWidth: strides[1], paddingHeight: pads[0], paddingWidth: pads[1],
+                                   paddingBottom: pads[2], paddingRight: pads[3], dilationHeight: dilations[0],
+                                   dilationWidth: dilations[1], groups: groups)
+        do throws(LiftCAMError) {
+            try geometry.check()
+        } catch {
+            throw LiftCAMError("\(node.label): \(error.description)")
         }
-        return Conv2dShape(inChannels: inChannels, outChannels: outChannels, kernelHeight: kernel[0], kernelWidth: kernel[1],
-                           strideHeight: strides[0], strideWidth: strides[1], paddingHeight: pads[0], paddingWidth: pads[1])
+        return geometry
     }
 
     /// ONNX MaxPool or AveragePool (2-D, dilation 1, symmetric padding).
