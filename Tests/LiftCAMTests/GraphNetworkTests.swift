@@ -143,4 +143,22 @@ final class GraphNetworkTests: XCTestCase {
             XCTAssertTrue("\(error)".hasPrefix("unknown layer 'no_such_tensor': test.onnx has no tensor or node of that name"), "\(error)")
         }
     }
+
+    /// LRP-0 equals input × gradient on a bias-free ReLU network (Ancona et al. 2018), here one with a
+    /// residual sum and a concatenation, so the graph's sum and join rules are held to it.
+    func testGraphLRPEqualsInputTimesGradientWithoutBiases() throws {
+        var g = ONNXTestGraph(seed: 31)
+        let maps = g.apply("Relu", [g.conv(g.input, 3, 5, bias: false)])
+        let inner = g.apply("Relu", [g.conv(maps, 5, 5, bias: false)])
+        let summed = g.apply("Add", [maps, g.conv(inner, 5, 5, bias: false)])
+        let joined = g.apply("Concat", [g.apply("Relu", [summed]), inner], [("axis", .int(1))])
+        let logits = g.linear(g.apply("Flatten", [g.apply("GlobalAveragePool", [joined])]), 10, 3, bias: false)
+        let explainer = try Explainer(network: try network(g.model(inputShape: [3, 6, 6], output: logits)), layer: maps,
+                                      input: TestNetworks.input([3, 6, 6], seed: 4))
+        XCTAssertNil(explainer.headDecomposition, "a graph head")
+        for target in 0..<3 {
+            XCTAssertLessThan(relativeError(try explainer.coefficients(.lrp, target: target),
+                                            try explainer.coefficients(.xgradcam, target: target)), 1e-4)
+        }
+    }
 }

@@ -52,11 +52,11 @@ struct ONNXTestGraph {
 
     /// Conv with random weight and bias: `inChannels` → `outChannels`, square kernel.
     mutating func conv(_ x: String, _ inChannels: Int, _ outChannels: Int, kernel: Int = 3, stride: Int = 1,
-                       pad: Int? = nil, groups: Int = 1) -> String {
+                       pad: Int? = nil, groups: Int = 1, bias: Bool = true) -> String {
         let p = pad ?? kernel / 2
         let w = weight([outChannels, inChannels / groups, kernel, kernel], scale: 1 / Float(kernel * kernel * inChannels / groups).squareRoot())
-        let b = weight([outChannels], scale: 0.1)
-        return apply("Conv", [x, w, b], [("kernel_shape", .ints([Int64(kernel), Int64(kernel)])), ("strides", .ints([Int64(stride), Int64(stride)])),
+        let operands = bias ? [x, w, weight([outChannels], scale: 0.1)] : [x, w]
+        return apply("Conv", operands, [("kernel_shape", .ints([Int64(kernel), Int64(kernel)])), ("strides", .ints([Int64(stride), Int64(stride)])),
                                           ("pads", .ints([Int64(p), Int64(p), Int64(p), Int64(p)])), ("group", .int(Int64(groups)))])
     }
 
@@ -68,9 +68,9 @@ struct ONNXTestGraph {
     }
 
     /// Gemm with a random [out, in] weight (transB = 1, as torch exports Linear).
-    mutating func linear(_ x: String, _ inputs: Int, _ outputs: Int) -> String {
-        let w = weight([outputs, inputs], scale: 1 / Float(inputs).squareRoot()), b = weight([outputs], scale: 0.1)
-        return apply("Gemm", [x, w, b], [("transB", .int(1))])
+    mutating func linear(_ x: String, _ inputs: Int, _ outputs: Int, bias: Bool = true) -> String {
+        let w = weight([outputs, inputs], scale: 1 / Float(inputs).squareRoot())
+        return apply("Gemm", bias ? [x, w, weight([outputs], scale: 0.1)] : [x, w], [("transB", .int(1))])
     }
 
     /// Squeeze-and-excitation: x · gate(W₂ relu(W₁ mean(x))), with the gate as MobileNetV3's or
