@@ -95,4 +95,31 @@ final class ONNXParityTests: PlatformTestCase {
         XCTAssertGreaterThanOrEqual(families.count, 10, "families checked: \(families.sorted())")
         XCTAssertGreaterThan(checked, 100, "too few coefficient references were found")
     }
+
+    /// Section 3.4 per family: where the head after the default layer is a sum of one term per map
+    /// (linear, or DenseNet's ReLU on each map before pooling), the map game is additive, its SHAP
+    /// values are those terms, and LIFT-CAM equals them; so does Ablation-CAM, which is the term
+    /// itself there. Where the head mixes maps before a nonlinearity (MobileNetV3, SqueezeNet, VGG)
+    /// the two differ.
+    func testLiftIsExactWhereTheHeadIsAdditive() throws {
+        let additive: Set<String> = ["mobilenet_v2", "efficientnet_b0", "shufflenet_v2", "shufflenet_v2_k12", "densenet", "regnet_y", "resnet"]
+        var seen = Set<String>()
+        for c in try cases() where c.directory.lastPathComponent == "case0" {
+            let modelName = c.info["model"]?.stringValue ?? c.model
+            let network = Network(graph: try GraphModel(onnxPath: Self.root.appendingPathComponent("models/\(modelName).onnx").path))
+            let explainer = try Explainer(network: network, input: try XCTUnwrap(try load(c, "input.npy")))
+            let target = try XCTUnwrap(c.info["target"]?.intValue)
+            let lift = try explainer.coefficients(.lift, target: target)
+            let ablation = try explainer.coefficients(.ablation, target: target)
+            let floor = 1e-2 * (explainer.logits.map(abs).max() ?? 0)
+            let difference = zip(lift, ablation).map { abs($0 - $1) }.max()! / max(ablation.map(abs).max()!, floor)
+            if additive.contains(modelName) {
+                XCTAssertLessThan(difference, 1e-4, "\(modelName): LIFT-CAM should equal the per-map terms")
+            } else {
+                XCTAssertGreaterThan(difference, 1e-3, "\(modelName): a head that mixes maps before a nonlinearity")
+            }
+            seen.insert(modelName)
+        }
+        XCTAssertEqual(seen.count, 11)
+    }
 }
