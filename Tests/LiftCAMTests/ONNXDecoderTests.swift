@@ -52,6 +52,13 @@ final class ONNXDecoderTests: PlatformTestCase {
         }
     }
 
+    /// Each file is refused with "<its path>: <message>".
+    private func assertRefused(_ cases: [(String, String)], line: UInt = #line) {
+        for (name, message) in cases {
+            XCTAssertThrowsError(try model(name), name, line: line) { XCTAssertEqual("\($0)", "\(path(name)): \(message)", line: line) }
+        }
+    }
+
     // MARK: Files that decode
 
     func testTensorsOfEveryTypeFromRawDataAndTypedFields() throws {
@@ -179,30 +186,24 @@ final class ONNXDecoderTests: PlatformTestCase {
     }
 
     func testExternalDataOutsideTheFolderOrPastTheEndIsRefused() {
-        let cases = [
+        assertRefused([
             ("external_past_end.onnx", "GraphProto.initializer[0] 'e_w': \(path("external.bin")): offset 48 + length 48 is past the end of the file (88 bytes)"),
             ("external_absolute.onnx", "GraphProto.initializer[0] 'e_w': external data location '/etc/passwd' is an absolute path; it must be relative to the model's folder"),
             ("external_dotdot.onnx", "GraphProto.initializer[0] 'e_w': external data location 'sub/../../reader/external.bin' has a '..' component; it must stay inside the model's folder"),
-        ]
-        for (name, message) in cases {
-            XCTAssertThrowsError(try model(name), name) { XCTAssertEqual("\($0)", "\(path(name)): \(message)") }
-        }
+        ])
     }
 
     // MARK: Refusals
 
     func testRefusedFilesSayWhereAndWhy() {
-        let cases = [
+        assertRefused([
             ("bad_dims_overflow.onnx", "GraphProto.initializer[0] 'huge': dims [2147483648, 2147483648, 4] describe more than 2147483648 elements"),
             ("bad_raw_size.onnx", "GraphProto.initializer[0] 'fc.weight': raw_data holds 40 bytes, dims [10, 4] need 160"),
             ("bad_bfloat16.onnx", "GraphProto.initializer[0] 'bf': data type BFLOAT16 (16) is not supported (LiftCAM reads FLOAT, FLOAT16, DOUBLE and integer tensors)"),
             ("bad_string.onnx", "GraphProto.initializer[0] 'names': data type STRING (8) is not supported (LiftCAM reads FLOAT, FLOAT16, DOUBLE and integer tensors)"),
             ("bad_lying_length.onnx", "GraphProto.node[1] (Relu 'liar'): byte 39: length 200 runs past the end of its message (7 bytes left)"),
             ("bad_sparse.onnx", "GraphProto.sparse_initializer[0]: sparse initializers are not supported"),
-        ]
-        for (name, message) in cases {
-            XCTAssertThrowsError(try model(name), name) { XCTAssertEqual("\($0)", "\(path(name)): \(message)") }
-        }
+        ])
     }
 
     func testWireFormatErrorsByHand() {

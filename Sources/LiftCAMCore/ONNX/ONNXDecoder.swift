@@ -216,9 +216,13 @@ private func decodeAttribute(_ reader: inout ProtobufReader, index: Int, _ fetch
             case 8: try reader.appendVarints(field, "ints", to: &ints); inferred = 7
             case 9: strings.append(try reader.readString(field, "strings")); inferred = 8
             case 20: type = try reader.readVarint(field, "type")
-            case 6, 10, 11, 14, 15, 22, 23:
-                inferred = [6: 5, 10: 9, 11: 10, 14: 13, 15: 14, 22: 11, 23: 12][field.number] ?? 0
-                try reader.skip(field)
+            case 6: inferred = 5; try reader.skip(field)     // g: GRAPH
+            case 10: inferred = 9; try reader.skip(field)    // tensors: TENSORS
+            case 11: inferred = 10; try reader.skip(field)   // graphs: GRAPHS
+            case 14: inferred = 13; try reader.skip(field)   // tp: TYPE_PROTO
+            case 15: inferred = 14; try reader.skip(field)   // type_protos: TYPE_PROTOS
+            case 22: inferred = 11; try reader.skip(field)   // sparse_tensor: SPARSE_TENSOR
+            case 23: inferred = 12; try reader.skip(field)   // sparse_tensors: SPARSE_TENSORS
             default: try reader.skip(field)
             }
         }

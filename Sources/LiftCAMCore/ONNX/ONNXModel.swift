@@ -105,12 +105,19 @@ public struct ONNXAttribute: Sendable {
 /// FLOATS, INTS, STRINGS). Others (graphs, sparse tensors, type protos) decode as `.unsupported`,
 /// which an operator that needs the attribute refuses by name.
 public enum ONNXAttributeValue: Sendable {
+    /// FLOAT (AttributeProto.type 1): `f`.
     case float(Float)
+    /// INT (2): `i`.
     case int(Int64)
+    /// STRING (3): `s`, decoded as UTF-8 (invalid bytes become U+FFFD).
     case string(String)
+    /// TENSOR (4): `t`.
     case tensor(ONNXTensor)
+    /// FLOATS (6): `floats`.
     case floats([Float])
+    /// INTS (7): `ints`.
     case ints([Int64])
+    /// STRINGS (8): `strings`.
     case strings([String])
     /// A kind LiftCAM does not read, by its AttributeProto.type number.
     case unsupported(Int32)
