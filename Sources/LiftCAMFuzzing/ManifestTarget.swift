@@ -80,7 +80,7 @@ func manifestTarget(workspace: FuzzWorkspace) throws -> FuzzTarget {
 
 /// The parsers `liftcam-fuzz` and the tests can run, by name.
 public enum FuzzTargets {
-    public static let names = ["npy", "png", "pnm", "json", "manifest", "onnx"]
+    public static let names = ["npy", "png", "pnm", "json", "manifest", "onnx", "onnx-graph"]
 
     /// The target called `name`; `workspace` holds the manifest's dataset folder. Seeds that are
     /// generated (PNG pixels) come from `seed`; ONNX's are the files of Fixtures/onnx/reader.
@@ -92,6 +92,7 @@ public enum FuzzTargets {
         case "json": return architectureTarget()
         case "manifest": return try manifestTarget(workspace: workspace)
         case "onnx": return try onnxTarget()
+        case "onnx-graph": return try onnxGraphTarget()
         default: throw LiftCAMError("unknown parser '\(name)'; known: \(names.joined(separator: ", ")), all")
         }
     }

@@ -208,3 +208,30 @@ func onnxTarget() throws -> FuzzTarget {
         return []
     }
 }
+
+/// Small fixture models of Fixtures/onnx/models (a ShuffleNet, a DenseNet) and the torch export of
+/// Fixtures/onnx/reader: real graphs for the graph builder to meet damaged.
+func onnxGraphSeeds() throws -> [[UInt8]] {
+    let root = parentDirectory(of: parentDirectory(of: parentDirectory(of: #filePath))) + "/Fixtures/onnx"
+    return try ["models/shufflenet_v2_k12.onnx", "models/densenet.onnx", "reader/torch_cnn.onnx"].map {
+        (name) throws(LiftCAMError) in try readFileBytes(root + "/" + name)
+    }
+}
+
+/// Decoding, then building the network (`GraphModel(onnx:path:)`: topological order, folding, every
+/// operator's checks, shapes), then, when the model's activations are small, a forward pass on a
+/// zero image: a graph the builder accepts must run without a trap.
+func onnxGraphTarget() throws -> FuzzTarget {
+    FuzzTarget(name: "onnx-graph", seeds: try onnxGraphSeeds(), errorPrefix: "case.onnx: ", mutate: mutateONNX) { bytes in
+        let model = try GraphModel(onnx: try ONNXModel(decoding: bytes, path: "case.onnx"), path: "case.onnx")
+        let shapes = try model.graph.slotShapes(for: model.inputShape)
+        let elements = shapes.reduce(0) { total, shape in total + (shape?.reduce(1, *) ?? 0) }
+        if elements <= 1 << 22 {
+            let logits = Network(graph: model).forward(Tensor(shape: [1] + model.inputShape))
+            guard logits.shape == [1, model.classCount] else {
+                throw FuzzInvariantViolation("logits of shape \(logits.shape) for \(model.classCount) classes")
+            }
+        }
+        return []
+    }
+}

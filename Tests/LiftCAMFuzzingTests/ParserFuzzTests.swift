@@ -32,6 +32,7 @@ final class ParserFuzzTests: PlatformTestCase {
     func testArchitectureJSON() throws { try fuzz("json", minimumKinds: 40) }
     func testManifest() throws { try fuzz("manifest", minimumKinds: 20) }
     func testONNX() throws { try fuzz("onnx", minimumKinds: 40) }
+    func testONNXGraph() throws { try fuzz("onnx-graph", minimumKinds: 20) }
 
     /// A case is a function of (seed, index) alone: replaying case i gives the same bytes without
     /// running the cases before it, and a different seed gives different cases.

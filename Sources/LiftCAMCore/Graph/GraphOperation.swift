@@ -190,7 +190,7 @@ public final class SplitOperation: GraphOperation {
 
     public func outputShapes(for inputShapes: [[Int]]) throws(LiftCAMError) -> [[Int]] {
         let shape = inputShapes[0]
-        guard axis < shape.count, sizes.reduce(0, +) == shape[axis], sizes.allSatisfy({ $0 >= 0 }) else {
+        guard axis < shape.count, sizes.allSatisfy({ $0 >= 0 && $0 <= shape[axis] }), sizes.reduce(0, +) == shape[axis] else {
             throw LiftCAMError("\(name): cannot split \(shape) into \(sizes) along axis \(axis)")
         }
         return sizes.map { size in

@@ -107,12 +107,11 @@ func foldConstant(_ node: ONNXNode, inputs: [ONNXTensor?], opset: Int64) throws(
         return [t]
     case "ConstantOfShape":
         let dims = integers(try input(0))
-        guard dims.allSatisfy({ $0 >= 0 }), dims.reduce(1, { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }) <= 1 << 20 else {
+        guard let count = checkedProduct(dims), count <= 1 << 20 else {
             throw LiftCAMError("\(node.label): shape \(dims) is not a small constant")
         }
         var fill = ONNXTensor(dims: [1], data: .floats([0]))
         if case .tensor(let value)? = node.attribute("value") { fill = value }
-        let count = dims.reduce(1, *)
         switch fill.data {
         case .floats(let v): return [ONNXTensor(dims: dims, data: .floats([Float](repeating: v.first ?? 0, count: count)))]
         case .integers(let v): return [ONNXTensor(dims: dims, data: .integers([Int64](repeating: v.first ?? 0, count: count)))]
@@ -169,11 +168,23 @@ private func foldArithmetic(_ node: ONNXNode, _ a: ONNXTensor, _ b: ONNXTensor) 
     return ONNXTensor(dims: shape, data: .floats(result.storage))
 }
 
+/// The product of `dims`, or nil when it overflows or a dimension is negative.
+func checkedProduct(_ dims: [Int]) -> Int? {
+    var product = 1
+    for size in dims {
+        guard size >= 0 else { return nil }
+        let (next, overflow) = product.multipliedReportingOverflow(by: size)
+        if overflow { return nil }
+        product = next
+    }
+    return product
+}
+
 /// ONNX Reshape's target: 0 copies the input's dimension (unless allowzero), one −1 takes the rest.
 func resolveReshape(_ node: ONNXNode, from input: [Int], to target: [Int]) throws(LiftCAMError) -> [Int] {
     let allowZero = try node.int("allowzero", default: 0) != 0
     var shape = target
-    let total = input.reduce(1, *)
+    guard let total = checkedProduct(input) else { throw LiftCAMError("\(node.label): cannot reshape \(input)") }
     var inferred: Int?
     for (i, size) in target.enumerated() {
         if size == 0 && !allowZero {
@@ -186,12 +197,14 @@ func resolveReshape(_ node: ONNXNode, from input: [Int], to target: [Int]) throw
             throw LiftCAMError("\(node.label): target \(target) has a negative size")
         }
     }
-    let known = shape.enumerated().filter { $0.offset != inferred }.reduce(1) { $0 * $1.element }
+    guard let known = checkedProduct(shape.enumerated().filter { $0.offset != inferred }.map { $0.element }) else {
+        throw LiftCAMError("\(node.label): cannot reshape \(input) to \(target)")
+    }
     if let inferred {
         guard known > 0, total % known == 0 else { throw LiftCAMError("\(node.label): cannot reshape \(input) to \(target)") }
         shape[inferred] = total / known
     }
-    guard shape.reduce(1, *) == total else { throw LiftCAMError("\(node.label): cannot reshape \(input) to \(target)") }
+    guard checkedProduct(shape) == total else { throw LiftCAMError("\(node.label): cannot reshape \(input) to \(target)") }
     return shape
 }
 
@@ -223,8 +236,9 @@ func sliceBounds(_ node: ONNXNode, inputs: [ONNXTensor?], opset: Int64, shape: [
         guard axis >= 0 && axis < shape.count else { throw LiftCAMError("\(node.label): axis \(rawAxis) out of range for \(shape)") }
         guard steps[i] >= 1 else { throw LiftCAMError("\(node.label): step \(steps[i]) is not supported (only positive steps)") }
         let size = shape[axis]
-        func clamp(_ v: Int) -> Int { min(max(v < 0 ? v + size : v, 0), size) }
-        bounds[axis] = (clamp(starts[i]), clamp(ends[i]), steps[i])
+        func clamp(_ v: Int) -> Int { min(max(v < 0 ? (v < -size ? 0 : v + size) : v, 0), size) }
+        // A step past the size keeps only the first element, as a step of the size does.
+        bounds[axis] = (clamp(starts[i]), clamp(ends[i]), min(steps[i], max(size, 1)))
     }
     return bounds
 }

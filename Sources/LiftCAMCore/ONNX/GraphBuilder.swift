@@ -71,6 +71,13 @@ struct GraphBuilder {
             shapes.append(shape)
         }
         let outputShapes = try operation.outputShapes(for: shapes)
+        for shape in outputShapes {
+            var elements = 1, overflow = false
+            for size in shape where !overflow { (elements, overflow) = elements.multipliedReportingOverflow(by: size) }
+            guard !overflow, elements <= Network.maximumActivationElements, shape.allSatisfy({ $0 >= 0 }) else {
+                throw LiftCAMError("\(operation.name): an output of shape \(shape) is too large (more than \(Network.maximumActivationElements) values)")
+            }
+        }
         var outputs: [Int] = []
         for (name, shape) in zip(outputNames, outputShapes) {
             let slot = newSlot(name)

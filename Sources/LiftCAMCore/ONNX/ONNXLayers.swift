@@ -9,7 +9,7 @@ extension GraphBuilder {
         switch autoPad {
         case "NOTSET":
             let pads = try node.ints("pads", default: [0, 0, 0, 0])
-            guard pads.count == 4, pads.allSatisfy({ $0 >= 0 }) else { throw LiftCAMError("\(node.label): pads \(pads) are not 4 non-negative numbers") }
+            guard pads.count == 4, pads.allSatisfy({ $0 >= 0 && $0 <= 1 << 16 }) else { throw LiftCAMError("\(node.label): pads \(pads) are not 4 numbers in 0…65536") }
             return pads
         case "VALID":
             return [0, 0, 0, 0]

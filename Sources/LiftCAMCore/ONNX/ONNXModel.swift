@@ -83,7 +83,7 @@ public struct ONNXNode: Sendable {
 
     /// How errors name the node: "Conv node '/features/0/Conv'" (or its first output when unnamed).
     public var label: String {
-        "\(opType) node '\(oneLine(name.isEmpty ? (outputs.first ?? "?") : name))'"
+        "\(oneLine(opType)) node '\(oneLine(name.isEmpty ? (outputs.first ?? "?") : name))'"
     }
 }
 

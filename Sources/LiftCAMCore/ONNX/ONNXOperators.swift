@@ -17,6 +17,7 @@ extension GraphBuilder {
         guard node.domain.isEmpty || node.domain == "ai.onnx" else {
             throw LiftCAMError("\(node.label): operator domain '\(oneLine(node.domain))' is not supported (only the default ONNX domain)")
         }
+        guard let first = node.outputs.first, !first.isEmpty else { throw LiftCAMError("\(node.label): the node has no output") }
         let inputs = node.inputs.map { $0.isEmpty ? nil : values[$0] }
         let constants: [ONNXTensor?] = inputs.map { if case .constant(let t)? = $0 { return t } else { return nil } }
         let allConstant = zip(node.inputs, constants).allSatisfy { $0.isEmpty || $1 != nil }
