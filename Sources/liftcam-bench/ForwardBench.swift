@@ -49,3 +49,39 @@ func profileModules(_ network: Network, name: String) {
     print("|   sum of modules | | \(formatted(total * 1e3, digits: 1)) ms |")
 }
 
+
+/// `forward-profile=model.onnx`: each step of the model's fused graph on one input of its size,
+/// median of 5 runs per step, summed by kind of operation (convolutions by kernel and groups), with
+/// the ten slowest steps.
+func profileGraph(path: String) throws {
+    let model = try GraphModel(onnxPath: path)
+    let graph = model.graph.fused(mergingReLUs: true)
+    var values = [Tensor?](repeating: nil, count: graph.slotNames.count)
+    values[graph.inputSlot] = benchTensor([1] + model.inputShape, seed: 2)
+    var byKind: [String: Double] = [:], steps: [(String, Double)] = []
+    for step in graph.steps {
+        let inputs = step.inputs.map { values[$0]! }
+        var outputs: [Tensor] = []
+        let seconds = median(timedRuns(5) { outputs = step.operation.forward(inputs) })
+        for (slot, value) in zip(step.outputs, outputs) { values[slot] = value }
+        var kind = String(describing: type(of: step.operation))
+        if let layer = (step.operation as? LayerOperation)?.layer {
+            kind = String(describing: type(of: layer))
+            let convolution = (layer as? Conv2dLayer) ?? (layer as? ConvolutionReLU)?.convolution
+            if let g = convolution?.geometry {
+                kind = "Conv \(g.kernelHeight)x\(g.kernelWidth)/\(g.strideHeight)" + (g.groups == 1 ? "" : g.groups == g.inChannels ? " depthwise" : " grouped")
+            } else if let elementwise = layer as? ElementwiseLayer {
+                kind = elementwise.function.operatorName
+            }
+        }
+        byKind[kind, default: 0] += seconds
+        steps.append(("\(step.operation.name) \(inputs[0].shape)", seconds))
+    }
+    let total = byKind.values.reduce(0, +)
+    print("\n| \(path): operation | ms | share |\n|---|---:|---:|")
+    for (kind, seconds) in byKind.sorted(by: { $0.value > $1.value }) {
+        print("| \(kind) | \(formatted(seconds * 1e3, digits: 2)) | \(formatted(100 * seconds / total, digits: 1)) % |")
+    }
+    print("| sum of steps | \(formatted(total * 1e3, digits: 2)) | |\n\n| slowest steps | ms |\n|---|---:|")
+    for (name, seconds) in steps.sorted(by: { $0.1 > $1.1 }).prefix(10) { print("| \(name) | \(formatted(seconds * 1e3, digits: 2)) |") }
+}

@@ -148,6 +148,11 @@ if dataMovementKernels.contains(where: isSelected) {
             fast: { _ = avgPool2d(activations, shape: pool) }, naive: { _ = avgPool2dNaive(activations, shape: pool) })
     measure("relu", "64×224×224", work: .bytes(2 * planeBytes), repetitions: 10,
             fast: { _ = relu(activations) }, naive: { _ = reluNaive(activations) })
+    for (name, function) in [("relu6", ElementwiseFunction.clip(lower: 0, upper: 6)), ("silu", .silu), ("sigmoid", .sigmoid),
+                             ("hardswish", .hardSwish)] {
+        measure(name, "64×224×224", work: .bytes(2 * planeBytes), repetitions: 10,
+                fast: { _ = applyElementwise(function, activations) }, naive: { _ = applyElementwiseNaive(function, activations) })
+    }
     measure("add", "64×224×224", work: .bytes(3 * planeBytes), repetitions: 10,
             fast: { _ = add(activations, other) }, naive: { _ = addNaive(activations, other) })
     let scale = benchTensor([64], seed: 17).storage, shift = benchTensor([64], seed: 18).storage
@@ -168,7 +173,11 @@ if rowFilters.contains(where: { $0.hasPrefix("winograd") }) { runWinogradBenchma
 
 // The forward table runs only when asked for by name (it builds torchvision-sized networks).
 if rowFilters.contains(where: { $0.hasPrefix("forward") }) {
-    do { try runForwardBenchmarks(profile: rowFilters.contains { $0.hasPrefix("forward-profile") }) } catch { print("forward benchmark failed: \(error)") }
+    if let onnx = rowFilters.first(where: { $0.hasPrefix("forward-profile=") && $0.hasSuffix(".onnx") }) {
+        do { try profileGraph(path: String(onnx.dropFirst("forward-profile=".count))) } catch { print("profile failed: \(error)") }
+    } else {
+        do { try runForwardBenchmarks(profile: rowFilters.contains { $0.hasPrefix("forward-profile") }) } catch { print("forward benchmark failed: \(error)") }
+    }
 }
 
 // The methods table runs only when asked for by name (it builds torchvision-sized networks).

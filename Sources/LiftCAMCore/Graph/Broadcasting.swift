@@ -50,7 +50,10 @@ private func mergedLoops(_ outputShape: [Int], _ a: [Int], _ b: [Int]) -> (shape
     return (shape, sa, sb)
 }
 
-/// c = op(a, b) elementwise under broadcasting (`outputShape` from `broadcastShape`).
+/// c = op(a, b) elementwise under broadcasting (`outputShape` from `broadcastShape`). Inlined into
+/// each caller, so `op` is inlined too and the rows below (both operands contiguous, or one repeated)
+/// vectorise: squeeze-and-excitation scales whole planes by one number each.
+@inline(__always)
 func broadcastBinary(_ a: Tensor, _ b: Tensor, outputShape: [Int], _ op: (Float, Float) -> Float) -> Tensor {
     let loops = mergedLoops(outputShape, broadcastStrides(a.shape, to: outputShape), broadcastStrides(b.shape, to: outputShape))
     var output = Tensor(shape: outputShape)
@@ -64,7 +67,17 @@ func broadcastBinary(_ a: Tensor, _ b: Tensor, outputShape: [Int], _ op: (Float,
                 var offsetA = 0, offsetB = 0
                 for row in 0..<rows {
                     let base = row * inner
-                    for j in 0..<inner { c[base + j] = op(x[offsetA + j * innerA], y[offsetB + j * innerB]) }
+                    if innerA == 1 && innerB == 1 {
+                        for j in 0..<inner { c[base + j] = op(x[offsetA + j], y[offsetB + j]) }
+                    } else if innerA == 1 && innerB == 0 {
+                        let value = y[offsetB]
+                        for j in 0..<inner { c[base + j] = op(x[offsetA + j], value) }
+                    } else if innerA == 0 && innerB == 1 {
+                        let value = x[offsetA]
+                        for j in 0..<inner { c[base + j] = op(value, y[offsetB + j]) }
+                    } else {
+                        for j in 0..<inner { c[base + j] = op(x[offsetA + j * innerA], y[offsetB + j * innerB]) }
+                    }
                     // Advance the outer index like an odometer, keeping both offsets.
                     var d = rank - 2
                     while d >= 0 {

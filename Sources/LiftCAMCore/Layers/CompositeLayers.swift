@@ -168,33 +168,36 @@ extension Sequential {
 
 /// relu(conv(x)) computed in one pass (`Conv2dLayer.forward(_:applyingReLU:)`). Its trace and
 /// backward pass are those of the two layers in turn, so it stays exact if ever traced.
-final class ConvolutionReLU: Layer {
-    let convolution: Conv2dLayer
-    let relu: ReLULayer
+public final class ConvolutionReLU: Layer {
+    /// The convolution.
+    public let convolution: Conv2dLayer
+    /// The ReLU after it.
+    public let relu: ReLULayer
 
-    init(convolution: Conv2dLayer, relu: ReLULayer) {
+    /// The two layers as one.
+    public init(convolution: Conv2dLayer, relu: ReLULayer) {
         self.convolution = convolution
         self.relu = relu
     }
 
-    var name: String { convolution.name }
+    public var name: String { convolution.name }
 
-    func using(_ kernels: KernelChoice) -> ConvolutionReLU {
+    public func using(_ kernels: KernelChoice) -> ConvolutionReLU {
         ConvolutionReLU(convolution: convolution.using(kernels), relu: relu.using(kernels))
     }
 
-    func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int] { try convolution.outputShape(for: inputShape) }
+    public func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int] { try convolution.outputShape(for: inputShape) }
 
-    func forward(_ input: Tensor) -> Tensor { convolution.forward(input, applyingReLU: true) }
+    public func forward(_ input: Tensor) -> Tensor { convolution.forward(input, applyingReLU: true) }
 
     /// Parts: [convolution, ReLU].
-    func forwardTrace(_ input: Tensor) -> Trace {
+    public func forwardTrace(_ input: Tensor) -> Trace {
         let convolutionTrace = convolution.forwardTrace(input)
         let reluTrace = relu.forwardTrace(convolutionTrace.output)
         return Trace(input: input, output: reluTrace.output, parts: [convolutionTrace, reluTrace])
     }
 
-    func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {
+    public func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {
         let beforeReLU = relu.backward(outputMultipliers, trace: trace.parts[1], reference: reference?.parts[1])
         return convolution.backward(beforeReLU, trace: trace.parts[0], reference: reference?.parts[0])
     }

@@ -102,25 +102,22 @@ public final class ElementwiseLayer: Layer {
     public let name: String
     /// f.
     public let function: ElementwiseFunction
+    /// Its forward pass: SIMD16 lanes (`applyElementwise`) or the naive loop.
+    public let kernels: KernelChoice
 
     /// The layer applying `function`, named `name` (its node or module path).
-    public init(name: String, function: ElementwiseFunction) {
+    public init(name: String, function: ElementwiseFunction, kernels: KernelChoice = .fast) {
         self.name = name
         self.function = function
+        self.kernels = kernels
     }
 
-    /// One plain loop either way: nothing to choose.
-    public func using(_ kernels: KernelChoice) -> ElementwiseLayer { self }
+    public func using(_ kernels: KernelChoice) -> ElementwiseLayer { ElementwiseLayer(name: name, function: function, kernels: kernels) }
 
     public func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int] { inputShape }
 
     public func forward(_ input: Tensor) -> Tensor {
-        var output = input
-        let f = function
-        output.storage.withUnsafeMutableBufferPointer { y in
-            for i in y.indices { y[i] = f.value(y[i]) }
-        }
-        return output
+        kernels == .literal ? applyElementwiseNaive(function, input) : applyElementwise(function, input)
     }
 
     /// Gradient: m·f'(x). Rescale: m·(f(x) − f(r))/(x − r), or m·f'(x) where |x − r| < `rescaleEpsilon`
