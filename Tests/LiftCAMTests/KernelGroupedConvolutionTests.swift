@@ -27,8 +27,7 @@ func randomGroupedLayer(_ random: inout KernelTestRandom, depthwise: Bool)
 }
 
 extension KernelConvolutionTests {
-    /// Fast against naive, forward (also with the depthwise kernel's ReLU) and backward, on 40 layers.
-    /// Tolerance: max |Δ| ≤ 1e-5 · (1 + max |reference|).
+    /// Fast against naive on 40 layers (`assertConvolutionMatchesNaive`), and the depthwise kernel's ReLU.
     private func checkAgainstNaive(depthwise: Bool, seed: UInt64) {
         var random = KernelTestRandom(seed: seed)
         for trial in 0 ..< 40 {
@@ -39,19 +38,11 @@ extension KernelConvolutionTests {
             let weight = random.tensor(shape.weightShape)
             let bias = random.bool() ? random.tensor([shape.outChannels]) : nil
             let what = "trial \(trial): \(shape) on [\(batch), \(height), \(width)]"
-            let y = conv2dNaive(x, weight: weight, bias: bias, shape: shape)
-            let fast = conv2d(x, weight: weight, bias: bias, shape: shape)
-            XCTAssertEqual(fast.shape, y.shape, what)
-            assertClose(fast.storage, y.storage, relativeTolerance: 1e-5, what)
+            let y = assertConvolutionMatchesNaive(x, weight: weight, bias: bias, shape: shape, random: &random, what)
             if depthwise {
                 let rectified = conv2dDepthwise(x, weight: weight, bias: bias, shape: shape, applyReLU: true)
                 assertClose(rectified.storage, reluNaive(y).storage, relativeTolerance: 1e-5, "\(what) ReLU")
             }
-            let dy = random.tensor(y.shape)
-            let dx = conv2dBackwardInputNaive(dy, weight: weight, shape: shape, inputHeight: height, inputWidth: width)
-            let fastDx = conv2dBackwardInput(dy, weight: weight, shape: shape, inputHeight: height, inputWidth: width)
-            XCTAssertEqual(fastDx.shape, x.shape, what)
-            assertClose(fastDx.storage, dx.storage, relativeTolerance: 1e-5, "\(what) backward")
         }
     }
 
@@ -73,12 +64,7 @@ extension KernelConvolutionTests {
         for (shape, batch, size) in layers {
             let x = random.tensor([batch, shape.inChannels, size, size])
             let weight = random.tensor(shape.weightShape), bias = random.tensor([shape.outChannels])
-            let y = conv2dNaive(x, weight: weight, bias: bias, shape: shape)
-            assertClose(conv2d(x, weight: weight, bias: bias, shape: shape).storage, y.storage, relativeTolerance: 1e-5, "\(shape)")
-            let dy = random.tensor(y.shape)
-            assertClose(conv2dBackwardInput(dy, weight: weight, shape: shape, inputHeight: size, inputWidth: size).storage,
-                        conv2dBackwardInputNaive(dy, weight: weight, shape: shape, inputHeight: size, inputWidth: size).storage,
-                        relativeTolerance: 1e-5, "\(shape) backward")
+            assertConvolutionMatchesNaive(x, weight: weight, bias: bias, shape: shape, random: &random, "\(shape)")
         }
     }
 
@@ -138,21 +124,6 @@ extension KernelConvolutionTests {
         let unpadded = Conv2dShape(inChannels: 1, outChannels: 2, kernelHeight: 3, kernelWidth: 3, strideHeight: 2)
         XCTAssertEqual(conv2dNaive(ax, weight: aw, bias: nil, shape: asymmetric),
                        conv2dNaive(Tensor(shape: [1, 1, 9, 8], storage: paddedInput), weight: aw, bias: nil, shape: unpadded))
-    }
-
-    /// The generalised naive backward is the transpose of the generalised naive forward.
-    func testGroupedBackwardIsTransposeOfForward() {
-        var random = KernelTestRandom(seed: 0x7A)
-        for trial in 0 ..< 16 {
-            let (shape, batch, height, width) = randomGroupedLayer(&random, depthwise: trial % 2 == 0)
-            let x = random.tensor([batch, shape.inChannels, height, width]), weight = random.tensor(shape.weightShape)
-            let y = conv2dNaive(x, weight: weight, bias: nil, shape: shape)
-            let g = random.tensor(y.shape)
-            let dx = conv2dBackwardInputNaive(g, weight: weight, shape: shape, inputHeight: height, inputWidth: width)
-            let terms = Double(y.count * shape.inChannelsPerGroup * shape.kernelHeight * shape.kernelWidth)
-            XCTAssertEqual(innerProduct(y.storage, g.storage), innerProduct(x.storage, dx.storage),
-                           accuracy: 1e-6 * terms, "trial \(trial): \(shape)")
-        }
     }
 
     /// ONNX's output size floor((H + p_top + p_bottom − d·(k − 1) − 1) / s) + 1; validation; defaults.
