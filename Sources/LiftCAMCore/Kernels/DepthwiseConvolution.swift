@@ -48,19 +48,13 @@ struct DepthwisePlaneLayout {
         return min(first, end) ..< end
     }
 
-    /// Copies plane `[height, width]` into `padded` (`count` floats), zeros around it.
+    /// Copies plane `[height, width]` into the image part of `padded` (`count` floats). The rest, the
+    /// padding, is never written: zero it once for every plane that goes through the same buffer.
     func fill(_ plane: UnsafePointer<Float>, height: Int, width: Int, into padded: UnsafeMutablePointer<Float>) {
-        for r in 0 ..< rows {
-            let row = padded + r * stride * rowLength, y = r - paddingTop
-            if y < 0 || y >= height {
-                row.update(repeating: 0, count: stride * rowLength)
-                continue
-            }
-            let source = plane + y * width
+        for r in min(paddingTop, rows) ..< min(rows, paddingTop + height) {
+            let row = padded + r * stride * rowLength, source = plane + (r - paddingTop) * width
             for phase in 0 ..< stride {
                 let target = row + phase * rowLength, inside = imageColumns(phase: phase, width: width)
-                target.update(repeating: 0, count: inside.lowerBound)
-                (target + inside.upperBound).update(repeating: 0, count: rowLength - inside.upperBound)
                 let first = source + phase - paddingLeft
                 if stride == 1 {
                     (target + inside.lowerBound).update(from: first + inside.lowerBound, count: inside.count)
@@ -142,6 +136,7 @@ public func conv2dDepthwise(_ input: Tensor, weight: Tensor, bias: Tensor?, shap
                     padded.deallocate()
                     offsets.deallocate()
                 }
+                padded.initialize(repeating: 0, count: layout.count)   // the padding, for every plane
                 for v in 0 ..< shape.kernelWidth { offsets[v] = layout.tapOffset(v, dilation: shape.dilationWidth) }
                 for plane in planes {
                     layout.fill(x.baseAddress! + plane * height * width, height: height, width: width, into: padded)
