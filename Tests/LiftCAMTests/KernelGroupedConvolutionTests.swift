@@ -5,12 +5,12 @@ import LiftCAM
 import XCTest
 
 /// A random convolution beyond groups 1: `depthwise` gives groups == channels (2 to 40 channels,
-/// multiplier 1–3), otherwise 1–4 groups of 1–8 channels; kernels 1×1 to 7×7 and 1×3, 3×1, 2×2;
+/// multiplier 1–3), otherwise 1–4 groups of 1–24 channels (direct up to 16, im2col + GEMM above); kernels 1×1 to 7×7 and 1×3, 3×1, 2×2;
 /// strides and dilations 1–3; each side padded 0–3; widths on both sides of 16; batch 1–2.
 func randomGroupedLayer(_ random: inout KernelTestRandom, depthwise: Bool)
     -> (shape: Conv2dShape, batch: Int, height: Int, width: Int) {
     let groups = depthwise ? random.pick([2, 3, 8, 17, 32, 40]) : random.pick([1, 2, 3, 4])
-    let groupIn = depthwise ? 1 : random.pick([1, 2, 3, 8])
+    let groupIn = depthwise ? 1 : random.pick([1, 2, 3, 8, 17, 24])
     let groupOut = depthwise ? random.pick([1, 1, 2, 3]) : random.pick([1, 2, 5, 8])
     let (kernelHeight, kernelWidth) = random.pick([(1, 1), (3, 3), (3, 3), (5, 5), (7, 7), (1, 3), (3, 1), (2, 2)])
     let shape = Conv2dShape(inChannels: groups * groupIn, outChannels: groups * groupOut,
@@ -157,12 +157,14 @@ extension KernelConvolutionTests {
         XCTAssertEqual(try right.outputShape(for: [3, 8, 9]), [6, 6, 7])
     }
 
-    /// A grouped and a depthwise convolution each followed by a batch-norm and a ReLU, fast against
+    /// Grouped (im2col + GEMM and direct) and depthwise convolutions, each followed by a batch-norm and a ReLU, fast against
     /// literal: `fused()` folds the batch-norm into the grouped weight (one scale per output channel,
     /// over that channel's C/G inputs), and every pass agrees.
     func testLayersFoldBatchNormIntoGroupedWeights() {
         var random = KernelTestRandom(seed: 0xF01D)
-        for shape in [Conv2dShape(inChannels: 8, outChannels: 12, kernelHeight: 3, kernelWidth: 3, paddingHeight: 1,
+        for shape in [Conv2dShape(inChannels: 72, outChannels: 12, kernelHeight: 3, kernelWidth: 3, paddingHeight: 1,
+                                  paddingWidth: 1, dilationHeight: 2, groups: 4),
+                      Conv2dShape(inChannels: 8, outChannels: 12, kernelHeight: 3, kernelWidth: 3, paddingHeight: 1,
                                   paddingWidth: 1, dilationHeight: 2, groups: 4),
                       Conv2dShape(inChannels: 16, outChannels: 16, kernelHeight: 3, kernelWidth: 3, strideHeight: 2, strideWidth: 2,
                                   paddingHeight: 0, paddingWidth: 0, paddingBottom: 1, paddingRight: 1, groups: 16)] {

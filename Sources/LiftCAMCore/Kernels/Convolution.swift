@@ -55,7 +55,7 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: Conv2d
 /// `conv2d` with the weight `[O, C·kh·kw]` optionally packed beforehand for the GEMMs (layers keep
 /// one; one group only).
 func conv2d(_ input: Tensor, weight: Tensor, packedWeight: PackedMatrix?, bias: Tensor?, shape: Conv2dShape) -> Tensor {
-    if shape.isDepthwise { return conv2dDepthwise(input, weight: weight, bias: bias, shape: shape) }
+    if shape.runsDirect { return conv2dDirect(input, weight: weight, bias: bias, shape: shape, applyReLU: false) }
     let (batch, height, width, outputHeight, outputWidth) =
         checkConvolution(inputShape: input.shape, weight: weight, shape: shape)
     precondition(bias == nil || bias!.count == shape.outChannels, "conv2d: bias does not match \(shape)")

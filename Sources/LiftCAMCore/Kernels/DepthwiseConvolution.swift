@@ -1,6 +1,7 @@
 // Depthwise convolution (groups == input channels, MobileNet's and EfficientNet's hot spot) and its
 // transpose, computed directly in SIMD16 along output rows: one multiply-add per kernel tap and
-// 16 outputs, no unfolding and no GEMM (a depthwise layer has one input channel per output).
+// 16 outputs, no unfolding and no GEMM (a depthwise layer has one input channel per output). Grouped
+// convolutions with narrow groups (RegNet, ShuffleNet) run the same rows, summed over the group.
 //
 // Each input plane is first copied into a padded plane: zero rows and columns on every side, and
 // for stride s its columns split into s phases (phase p holds columns p, p + s, p + 2s, …). Output
@@ -117,11 +118,30 @@ struct DepthwisePlaneLayout {
 /// narrower than 16, one block stored in part). Sums run over (u, v) as `conv2dNaive`'s, fused.
 public func conv2dDepthwise(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: Conv2dShape,
                             applyReLU: Bool = false) -> Tensor {
+    precondition(shape.isDepthwise, "conv2dDepthwise: \(shape) is not depthwise")
+    return conv2dDirect(input, weight: weight, bias: bias, shape: shape, applyReLU: applyReLU)
+}
+
+/// Grouped convolutions with at most this many input channels per group (RegNet's group width 8–16,
+/// ShuffleNet's) run as `conv2dDepthwise` does, summing over the group's padded planes
+/// (`Conv2dShape.runsDirect`); wider groups give the GEMM enough depth to win.
+let directGroupChannelLimit = 16
+
+extension Conv2dShape {
+    /// Whether `conv2d` computes this convolution directly (`conv2dDirect`) rather than by im2col + GEMM:
+    /// depthwise, or more than one group of at most `directGroupChannelLimit` input channels.
+    var runsDirect: Bool { groups > 1 && inChannelsPerGroup <= directGroupChannelLimit }
+}
+
+/// `conv2dDepthwise` for any grouped convolution: items (n, g) split over the cores; the group's C/G
+/// input planes are copied into padded layouts, and each output row of each of its O/G channels is
+/// b[o] + Σ_c Σ_{u,v} w[o,c,u,v] · (16 inputs), in `conv2dNaive`'s order, fused.
+func conv2dDirect(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: Conv2dShape, applyReLU: Bool) -> Tensor {
     let (batch, height, width, outputHeight, outputWidth) =
         checkConvolution(inputShape: input.shape, weight: weight, shape: shape)
-    precondition(shape.isDepthwise, "conv2dDepthwise: \(shape) is not depthwise")
     precondition(bias == nil || bias!.count == shape.outChannels, "conv2d: bias does not match \(shape)")
-    let channels = shape.inChannels, outChannels = shape.outChannels, multiplier = shape.outChannelsPerGroup
+    let groups = shape.groups, outChannels = shape.outChannels
+    let groupIn = shape.inChannelsPerGroup, groupOut = shape.outChannelsPerGroup
     let layout = DepthwisePlaneLayout(shape: shape, outputHeight: outputHeight, outputWidth: outputWidth)
     let taps = shape.kernelHeight * shape.kernelWidth, planeSize = outputHeight * outputWidth
     let biasValues = bias?.storage ?? [Float](repeating: 0, count: outChannels)
@@ -129,22 +149,25 @@ public func conv2dDepthwise(_ input: Tensor, weight: Tensor, bias: Tensor?, shap
         let out = output.baseAddress!
         input.storage.withUnsafeBufferPointer { x in
         weight.storage.withUnsafeBufferPointer { w in
-            forEachSlice(items: batch * channels, totalWork: 2 * batch * outChannels * planeSize * taps) { planes in
-                let padded = allocateAlignedFloats(layout.count)
+            forEachSlice(items: batch * groups, totalWork: 2 * batch * outChannels * planeSize * taps * groupIn) { items in
+                let padded = allocateAlignedFloats(groupIn * layout.count)
                 let offsets = UnsafeMutablePointer<Int>.allocate(capacity: shape.kernelWidth)
                 defer {
                     padded.deallocate()
                     offsets.deallocate()
                 }
-                padded.initialize(repeating: 0, count: layout.count)   // the padding, for every plane
+                padded.initialize(repeating: 0, count: groupIn * layout.count)   // the padding, for every item
                 for v in 0 ..< shape.kernelWidth { offsets[v] = layout.tapOffset(v, dilation: shape.dilationWidth) }
-                for plane in planes {
-                    layout.fill(x.baseAddress! + plane * height * width, height: height, width: width, into: padded)
-                    for j in 0 ..< multiplier {
-                        let o = plane % channels * multiplier + j, item = plane / channels
-                        depthwiseRows(padded, layout: layout, offsets: offsets, kernel: w.baseAddress! + o * taps,
-                                      bias: biasValues[o], applyReLU: applyReLU, outputHeight: outputHeight,
-                                      outputWidth: outputWidth, into: out + (item * outChannels + o) * planeSize)
+                for item in items {   // n · G + g: the group's input planes are consecutive
+                    for c in 0 ..< groupIn {
+                        layout.fill(x.baseAddress! + (item * groupIn + c) * height * width, height: height, width: width,
+                                    into: padded + c * layout.count)
+                    }
+                    for j in 0 ..< groupOut {
+                        let o = item % groups * groupOut + j, n = item / groups
+                        directRows(padded, channels: groupIn, layout: layout, offsets: offsets,
+                                   kernel: w.baseAddress! + o * groupIn * taps, bias: biasValues[o], applyReLU: applyReLU,
+                                   outputHeight: outputHeight, outputWidth: outputWidth, into: out + (n * outChannels + o) * planeSize)
                     }
                 }
             }
@@ -152,37 +175,40 @@ public func conv2dDepthwise(_ input: Tensor, weight: Tensor, bias: Tensor?, shap
     }
 }
 
-/// One output plane from its padded input plane, with the kernel sizes of the common cases made
-/// constants so that the loops over the taps unroll.
-private func depthwiseRows(_ padded: UnsafePointer<Float>, layout: DepthwisePlaneLayout, offsets: UnsafePointer<Int>,
-                           kernel: UnsafePointer<Float>, bias: Float, applyReLU: Bool,
-                           outputHeight: Int, outputWidth: Int, into out: UnsafeMutablePointer<Float>) {
+/// One output plane from its group's padded input planes (`channels` of them, `layout.count` apart),
+/// with the kernel sizes of the common cases made constants so that the loops over the taps unroll.
+private func directRows(_ padded: UnsafePointer<Float>, channels: Int, layout: DepthwisePlaneLayout,
+                        offsets: UnsafePointer<Int>, kernel: UnsafePointer<Float>, bias: Float, applyReLU: Bool,
+                        outputHeight: Int, outputWidth: Int, into out: UnsafeMutablePointer<Float>) {
     switch (layout.kernelHeight, layout.kernelWidth) {
     case (3, 3):
-        depthwiseRows(padded, layout: layout, kernelHeight: 3, kernelWidth: 3, offsets: offsets, kernel: kernel, bias: bias,
-                      applyReLU: applyReLU, outputHeight: outputHeight, outputWidth: outputWidth, into: out)
+        directRows(padded, channels: channels, layout: layout, kernelHeight: 3, kernelWidth: 3, offsets: offsets,
+                   kernel: kernel, bias: bias, applyReLU: applyReLU, outputHeight: outputHeight, outputWidth: outputWidth, into: out)
     case (5, 5):
-        depthwiseRows(padded, layout: layout, kernelHeight: 5, kernelWidth: 5, offsets: offsets, kernel: kernel, bias: bias,
-                      applyReLU: applyReLU, outputHeight: outputHeight, outputWidth: outputWidth, into: out)
+        directRows(padded, channels: channels, layout: layout, kernelHeight: 5, kernelWidth: 5, offsets: offsets,
+                   kernel: kernel, bias: bias, applyReLU: applyReLU, outputHeight: outputHeight, outputWidth: outputWidth, into: out)
     default:
-        depthwiseRows(padded, layout: layout, kernelHeight: layout.kernelHeight, kernelWidth: layout.kernelWidth,
-                      offsets: offsets, kernel: kernel, bias: bias, applyReLU: applyReLU,
-                      outputHeight: outputHeight, outputWidth: outputWidth, into: out)
+        directRows(padded, channels: channels, layout: layout, kernelHeight: layout.kernelHeight,
+                   kernelWidth: layout.kernelWidth, offsets: offsets, kernel: kernel, bias: bias, applyReLU: applyReLU,
+                   outputHeight: outputHeight, outputWidth: outputWidth, into: out)
     }
 }
 
 @inline(__always)
-private func depthwiseRows(_ padded: UnsafePointer<Float>, layout: DepthwisePlaneLayout, kernelHeight: Int, kernelWidth: Int,
-                           offsets: UnsafePointer<Int>, kernel: UnsafePointer<Float>, bias: Float, applyReLU: Bool,
-                           outputHeight: Int, outputWidth: Int, into out: UnsafeMutablePointer<Float>) {
-    let kernelRowStep = layout.kernelRowStep
+private func directRows(_ padded: UnsafePointer<Float>, channels: Int, layout: DepthwisePlaneLayout,
+                        kernelHeight: Int, kernelWidth: Int, offsets: UnsafePointer<Int>, kernel: UnsafePointer<Float>,
+                        bias: Float, applyReLU: Bool, outputHeight: Int, outputWidth: Int, into out: UnsafeMutablePointer<Float>) {
+    let kernelRowStep = layout.kernelRowStep, planeStep = layout.count, taps = kernelHeight * kernelWidth
     /// The 16 outputs of row `top`'s block at column `column`.
     @inline(__always) func block(_ top: UnsafePointer<Float>, _ column: Int) -> Float32x16 {
         var sum = Float32x16(repeating: bias)
-        for u in 0 ..< kernelHeight {
-            let row = top + u * kernelRowStep + column
-            for v in 0 ..< kernelWidth {
-                sum = multiplyAdd(sum, kernel[u * kernelWidth + v], loadLanes(row + offsets[v]))
+        for c in 0 ..< channels {
+            let plane = top + c * planeStep + column, channelKernel = kernel + c * taps
+            for u in 0 ..< kernelHeight {
+                let row = plane + u * kernelRowStep
+                for v in 0 ..< kernelWidth {
+                    sum = multiplyAdd(sum, channelKernel[u * kernelWidth + v], loadLanes(row + offsets[v]))
+                }
             }
         }
         return applyReLU ? sum.replacing(with: 0, where: sum .< 0) : sum

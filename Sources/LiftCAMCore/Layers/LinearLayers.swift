@@ -74,8 +74,8 @@ public final class Conv2dLayer: Layer {
             }
             return conv2dWinograd(input, weight: weight, bias: bias, shape: geometry, applyReLU: applyingReLU)
         }
-        if geometry.isDepthwise {
-            return conv2dDepthwise(input, weight: weight, bias: bias, shape: geometry, applyReLU: applyingReLU)
+        if geometry.runsDirect {
+            return conv2dDirect(input, weight: weight, bias: bias, shape: geometry, applyReLU: applyingReLU)
         }
         var packed: PackedMatrix?
         if input.shape.count == 4, geometry.groups == 1, weight.count >= packedWeightMinimumCount,
