@@ -112,8 +112,8 @@ struct DepthwisePlaneLayout {
 /// input plane c with its own kernel, y[n,o] = b[o] + w[o] ⋆ x[n,c], any kernel size, stride,
 /// dilation and padding; `applyReLU` returns max(0, y).
 ///
-/// input `[N, C, H, W]`, weight `[O, 1, kh, kw]`, bias `[O]` → `[N, O, oh, ow]`. Planes (n, c) split
-/// over the cores; each is copied into its padded layout (`DepthwisePlaneLayout`), then every output
+/// input `[N, C, H, W]`, weight `[O, 1, kh, kw]`, bias `[O]` → `[N, O, oh, ow]`. Runs `conv2dDirect`:
+/// planes (n, c) split over the cores; each is copied into its padded layout (`DepthwisePlaneLayout`), then every output
 /// row is computed 16 columns at a time, the last block overlapping the one before it (or, on planes
 /// narrower than 16, one block stored in part). Sums run over (u, v) as `conv2dNaive`'s, fused.
 public func conv2dDepthwise(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: Conv2dShape,
@@ -234,16 +234,16 @@ private func directRows(_ padded: UnsafePointer<Float>, channels: Int, layout: D
 /// gradOutput `[N, O, oh, ow]`, weight `[O, 1, kh, kw]` → `[N, C, H, W]`. With stride 1 and one output
 /// per channel (MobileNet's stride-1 layers) that is itself a depthwise correlation, of dy with the
 /// kernels turned by 180° (`depthwiseTransposeAsCorrelation`), which `conv2dDepthwise` computes.
-/// Otherwise planes (n, c) split over the cores; each adds w[u,v] · dy for 16 output columns at a time into a zeroed padded plane (the
-/// layout the forward reads: each block lands on 16 consecutive floats), then copies the image part
-/// of that plane out. Output rows are copied into a zero-tailed row first, so the last block adds 0
-/// past the row's end.
+/// Otherwise planes (n, c) split over the cores; each adds w[u,v] · dy for 16 output columns at a
+/// time into a zeroed padded plane (the layout the forward reads: each block lands on 16 consecutive
+/// floats), then copies the image part of that plane out. Output rows are copied into a zero-tailed
+/// row first, so the last block adds 0 past the row's end.
 public func conv2dDepthwiseBackwardInput(_ gradOutput: Tensor, weight: Tensor, shape: Conv2dShape,
                                          inputHeight: Int, inputWidth: Int) -> Tensor {
     let (batch, outputHeight, outputWidth) =
         checkConvolutionBackward(gradOutput.shape, weight: weight, shape: shape, inputHeight: inputHeight, inputWidth: inputWidth)
     precondition(shape.isDepthwise, "conv2dDepthwiseBackwardInput: \(shape) is not depthwise")
-    if let transposed = shape.depthwiseTransposeAsCorrelation(outputHeight: outputHeight, outputWidth: outputWidth) {
+    if let transposed = shape.depthwiseTransposeAsCorrelation {
         let taps = shape.kernelHeight * shape.kernelWidth
         let flipped = Tensor(shape: weight.shape, storage: (0 ..< weight.count).map { i in
             let (channel, tap) = i.quotientAndRemainder(dividingBy: taps)
@@ -304,7 +304,7 @@ extension Conv2dShape {
     /// `conv2dDepthwise` of dy with the kernels turned by 180° is this convolution's input gradient,
     /// dx[i, j] = Σ_{u,v} w[u,v] · dy[i + p_top − u·d, j + p_left − v·d]. That is padding
     /// d·(k − 1) − p on each side, nil when a side would be negative (padding larger than the kernel).
-    func depthwiseTransposeAsCorrelation(outputHeight: Int, outputWidth: Int) -> Conv2dShape? {
+    var depthwiseTransposeAsCorrelation: Conv2dShape? {
         guard strideHeight == 1 && strideWidth == 1 && outChannels == inChannels else { return nil }
         let spanHeight = dilationHeight * (kernelHeight - 1), spanWidth = dilationWidth * (kernelWidth - 1)
         let transposed = Conv2dShape(inChannels: inChannels, outChannels: outChannels, kernelHeight: kernelHeight,
