@@ -89,7 +89,7 @@ struct KernelCheck {
                   conv2dBackwardInputNaive(g, weight: weight, shape: geometry, inputHeight: size, inputWidth: size).storage)
         }
         // Depthwise convolutions (SIMD rows over padded, phase-split planes; stride 1's gradient as a
-        // correlation), grouped ones (the same direct rows up to 16 channels a group, above that im2col +
+        // correlation), grouped ones (the same direct rows up to 8 channels a group, above that im2col +
         // GEMM per group), with dilation and per-side padding.
         let grouped = [
             Conv2dShape(inChannels: 8, outChannels: 8, kernelHeight: 3, kernelWidth: 3, paddingHeight: 1, paddingWidth: 1, groups: 8),

@@ -5,7 +5,7 @@ import LiftCAM
 import XCTest
 
 /// A random convolution beyond groups 1: `depthwise` gives groups == channels (2 to 40 channels,
-/// multiplier 1–3), otherwise 1–4 groups of 1–24 channels (direct up to 16, im2col + GEMM above); kernels 1×1 to 7×7 and 1×3, 3×1, 2×2;
+/// multiplier 1–3), otherwise 1–4 groups of 1–24 channels (direct up to 8, im2col + GEMM above); kernels 1×1 to 7×7 and 1×3, 3×1, 2×2;
 /// strides and dilations 1–3; each side padded 0–3; widths on both sides of 16; batch 1–2.
 func randomGroupedLayer(_ random: inout KernelTestRandom, depthwise: Bool)
     -> (shape: Conv2dShape, batch: Int, height: Int, width: Int) {

@@ -122,10 +122,11 @@ public func conv2dDepthwise(_ input: Tensor, weight: Tensor, bias: Tensor?, shap
     return conv2dDirect(input, weight: weight, bias: bias, shape: shape, applyReLU: applyReLU)
 }
 
-/// Grouped convolutions with at most this many input channels per group (RegNet's group width 8–16,
+/// Grouped convolutions with at most this many input channels per group (RegNet's group width 8,
 /// ShuffleNet's) run as `conv2dDepthwise` does, summing over the group's padded planes
-/// (`Conv2dShape.runsDirect`); wider groups give the GEMM enough depth to win.
-let directGroupChannelLimit = 16
+/// (`Conv2dShape.runsDirect`): 2× faster than im2col + GEMM at 8 channels, no faster at 16 (each
+/// 16-wide load feeds one multiply-add), 2× slower at 32 (liftcam-bench grouped, Benchmarks/README.md).
+let directGroupChannelLimit = 8
 
 extension Conv2dShape {
     /// Whether `conv2d` computes this convolution directly (`conv2dDirect`) rather than by im2col + GEMM:
