@@ -89,7 +89,8 @@ struct KernelCheck {
                   conv2dBackwardInputNaive(g, weight: weight, shape: geometry, inputHeight: size, inputWidth: size).storage)
         }
         // Depthwise convolutions (SIMD rows over padded, phase-split planes; stride 1's gradient as a
-        // correlation) and grouped ones (im2col + GEMM per group), with dilation and per-side padding.
+        // correlation), grouped ones (the same direct rows up to 8 channels a group, above that im2col +
+        // GEMM per group), with dilation and per-side padding.
         let grouped = [
             Conv2dShape(inChannels: 8, outChannels: 8, kernelHeight: 3, kernelWidth: 3, paddingHeight: 1, paddingWidth: 1, groups: 8),
             Conv2dShape(inChannels: 6, outChannels: 12, kernelHeight: 5, kernelWidth: 5, strideHeight: 2, strideWidth: 2,
@@ -99,6 +100,8 @@ struct KernelCheck {
             Conv2dShape(inChannels: 8, outChannels: 12, kernelHeight: 3, kernelWidth: 3, paddingHeight: 1, paddingWidth: 0,
                         paddingRight: 2, dilationHeight: 2, groups: 4),
             Conv2dShape(inChannels: 6, outChannels: 9, kernelHeight: 1, kernelWidth: 1, groups: 3),
+            Conv2dShape(inChannels: 40, outChannels: 6, kernelHeight: 3, kernelWidth: 3, strideWidth: 2, paddingHeight: 1,
+                        paddingWidth: 1, paddingBottom: 0, groups: 2),
         ]
         for (index, geometry) in grouped.enumerated() {
             let (height, width) = (13 + 5 * index, 19 + 7 * index)

@@ -103,6 +103,8 @@ benchmarkGroupedConvolution(960, size: 7, repetitions: 20)
 benchmarkGroupedConvolution(144, size: 56, backward: true, repetitions: 20)
 benchmarkGroupedConvolution(96, size: 112, stride: 2, backward: true, repetitions: 20)
 benchmarkGroupedConvolution(256, size: 28, groups: 16, repetitions: 10)
+benchmarkGroupedConvolution(256, size: 28, groups: 32, repetitions: 10)
+benchmarkGroupedConvolution(256, size: 28, groups: 8, repetitions: 10)
 benchmarkGroupedConvolution(256, size: 28, groups: 16, backward: true, repetitions: 10)
 
 if isSelected("linear") || isSelected("blockwiseLinear") {

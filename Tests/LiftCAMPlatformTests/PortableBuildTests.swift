@@ -5,7 +5,7 @@ import XCTest
 /// Package.swift defines LIFTCAM_SEPARATE_MULTIPLY_ADD (Benchmarks/DEPENDENCY.md). The root build
 /// never compiles that path, so this test compiles the core's sources with the define, as that
 /// build does, together with Platforms/Portable/KernelCheck.swift, which holds every multiply-add
-/// kernel against its naive twin (97 checks, 1e-4 · (1 + max |naive|)).
+/// kernel against its naive twin (112 checks, 1e-4 · (1 + max |naive|)).
 final class PortableBuildTests: XCTestCase {
     func testSeparateMultiplyAddKernelsMatchTheirTwinsAndNeverCallFmaf() throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("liftcam-portable-\(UUID().uuidString)")
@@ -30,6 +30,6 @@ final class PortableBuildTests: XCTestCase {
 
         let run = try runChild(program, [])
         XCTAssertEqual(run.status, 0, run.output + run.error)
-        XCTAssertTrue(run.output.contains("97 checks, 0 failures"), run.output)
+        XCTAssertTrue(run.output.contains("112 checks, 0 failures"), run.output)
     }
 }

@@ -3,6 +3,24 @@
 import LiftCAM
 import XCTest
 
+/// `conv2d` and `conv2dBackwardInput` (on a random dy drawn after the forward) against their naive
+/// twins: shapes equal, max |Δ| ≤ 1e-5 · (1 + max |reference|). Returns the naive forward output.
+@discardableResult
+func assertConvolutionMatchesNaive(_ x: Tensor, weight: Tensor, bias: Tensor?, shape: Conv2dShape,
+                                   random: inout KernelTestRandom, _ what: String) -> Tensor {
+    let (height, width) = (x.shape[2], x.shape[3])
+    let y = conv2dNaive(x, weight: weight, bias: bias, shape: shape)
+    let fast = conv2d(x, weight: weight, bias: bias, shape: shape)
+    XCTAssertEqual(fast.shape, y.shape, what)
+    assertClose(fast.storage, y.storage, relativeTolerance: 1e-5, what)
+    let dy = random.tensor(y.shape)
+    let dx = conv2dBackwardInputNaive(dy, weight: weight, shape: shape, inputHeight: height, inputWidth: width)
+    let fastDx = conv2dBackwardInput(dy, weight: weight, shape: shape, inputHeight: height, inputWidth: width)
+    XCTAssertEqual(fastDx.shape, x.shape, what)
+    assertClose(fastDx.storage, dx.storage, relativeTolerance: 1e-5, "\(what) backward")
+    return y
+}
+
 final class KernelConvolutionTests: PlatformTestCase {
     /// A random layer: kernels 1×1, 3×3, 5×5, 7×7, 1×3, 3×1; strides 1–3; paddings 0–3; batch 1–3;
     /// odd sizes; the input grown where needed so the output has at least one element.
@@ -59,17 +77,8 @@ final class KernelConvolutionTests: PlatformTestCase {
             let x = random.tensor([batch, shape.inChannels, height, width])
             let weight = random.tensor([shape.outChannels, shape.inChannels, shape.kernelHeight, shape.kernelWidth])
             let bias = random.bool() ? random.tensor([shape.outChannels]) : nil
-            let what = "trial \(trial): \(shape) on [\(batch), \(height), \(width)]"
-            let y = conv2dNaive(x, weight: weight, bias: bias, shape: shape)
-            let fast = conv2d(x, weight: weight, bias: bias, shape: shape)
-            XCTAssertEqual(fast.shape, y.shape, what)
-            assertClose(fast.storage, y.storage, relativeTolerance: 1e-5, what)
-
-            let dy = random.tensor(y.shape)
-            let dx = conv2dBackwardInputNaive(dy, weight: weight, shape: shape, inputHeight: height, inputWidth: width)
-            let fastDx = conv2dBackwardInput(dy, weight: weight, shape: shape, inputHeight: height, inputWidth: width)
-            XCTAssertEqual(fastDx.shape, x.shape, what)
-            assertClose(fastDx.storage, dx.storage, relativeTolerance: 1e-5, "\(what) backward")
+            assertConvolutionMatchesNaive(x, weight: weight, bias: bias, shape: shape, random: &random,
+                                          "trial \(trial): \(shape) on [\(batch), \(height), \(width)]")
         }
     }
 
@@ -77,14 +86,16 @@ final class KernelConvolutionTests: PlatformTestCase {
     /// to 1e-6 of Σ |products| — checks the naive backward independently of the fast one.
     func testBackwardIsTransposeOfForward() {
         var random = KernelTestRandom(seed: 0xAD)
-        for trial in 0 ..< 20 {
-            let (shape, batch, height, width) = randomLayer(&random)
+        for trial in 0 ..< 36 {
+            // 20 plain layers, then 16 grouped ones, every other one depthwise (randomGroupedLayer).
+            let (shape, batch, height, width) = trial < 20 ? randomLayer(&random)
+                                                           : randomGroupedLayer(&random, depthwise: trial % 2 == 0)
             let x = random.tensor([batch, shape.inChannels, height, width])
-            let weight = random.tensor([shape.outChannels, shape.inChannels, shape.kernelHeight, shape.kernelWidth])
+            let weight = random.tensor(shape.weightShape)
             let y = conv2dNaive(x, weight: weight, bias: nil, shape: shape)
             let g = random.tensor(y.shape)
             let dx = conv2dBackwardInputNaive(g, weight: weight, shape: shape, inputHeight: height, inputWidth: width)
-            let terms = Double(y.count * shape.inChannels * shape.kernelHeight * shape.kernelWidth)
+            let terms = Double(y.count * shape.inChannelsPerGroup * shape.kernelHeight * shape.kernelWidth)
             XCTAssertEqual(innerProduct(y.storage, g.storage), innerProduct(x.storage, dx.storage),
                            accuracy: 1e-6 * terms, "trial \(trial): \(shape)")
         }
@@ -109,12 +120,7 @@ final class KernelConvolutionTests: PlatformTestCase {
             let x = random.tensor([batch, shape.inChannels, height, width])
             let weight = random.tensor([shape.outChannels, shape.inChannels, shape.kernelHeight, shape.kernelWidth])
             let bias = random.tensor([shape.outChannels])
-            let y = conv2dNaive(x, weight: weight, bias: bias, shape: shape)
-            assertClose(conv2d(x, weight: weight, bias: bias, shape: shape).storage, y.storage, relativeTolerance: 1e-5, "\(shape)")
-            let dy = random.tensor(y.shape)
-            assertClose(conv2dBackwardInput(dy, weight: weight, shape: shape, inputHeight: height, inputWidth: width).storage,
-                        conv2dBackwardInputNaive(dy, weight: weight, shape: shape, inputHeight: height, inputWidth: width).storage,
-                        relativeTolerance: 1e-5, "\(shape) backward")
+            assertConvolutionMatchesNaive(x, weight: weight, bias: bias, shape: shape, random: &random, "\(shape)")
         }
     }
 }

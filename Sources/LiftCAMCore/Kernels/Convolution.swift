@@ -55,18 +55,18 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: Conv2d
 /// `conv2d` with the weight `[O, C·kh·kw]` optionally packed beforehand for the GEMMs (layers keep
 /// one; one group only).
 func conv2d(_ input: Tensor, weight: Tensor, packedWeight: PackedMatrix?, bias: Tensor?, shape: Conv2dShape) -> Tensor {
-    if shape.isDepthwise { return conv2dDepthwise(input, weight: weight, bias: bias, shape: shape) }
+    if shape.runsDirect { return conv2dDirect(input, weight: weight, bias: bias, shape: shape, applyReLU: false) }
     let (batch, height, width, outputHeight, outputWidth) =
         checkConvolution(inputShape: input.shape, weight: weight, shape: shape)
     precondition(bias == nil || bias!.count == shape.outChannels, "conv2d: bias does not match \(shape)")
     precondition(packedWeight == nil || shape.groups == 1, "conv2d: a packed weight needs one group")
     let outChannels = shape.outChannels, rows = shape.unfoldedRows
-    let planeSize = outputHeight * outputWidth, inputItemSize = shape.inChannels * height * width
+    let planeSize = outputHeight * outputWidth
     let groups = shape.groups, groupOut = shape.outChannelsPerGroup
-    let groupInputSize = shape.inChannelsPerGroup * height * width, groupWeightSize = groupOut * rows
+    let at = ConvolutionGroupOffsets(shape, inputPlane: height * width, outputPlane: planeSize)
     let plan = ConvolutionPlan(shape: shape, batch: batch, outputHeight: outputHeight, outputWidth: outputWidth)
     // Every element of both buffers is written before it is read: no zero-fill needed.
-    let columns = allocateAlignedFloats(plan.unfoldedCount)            // [C·kh·kw, columns]
+    let columns = allocateAlignedFloats(plan.unfoldedCount)            // [C/G·kh·kw, columns]
     let products = allocateAlignedFloats(plan.groupedCount)            // [O, items·oh·ow]
     defer {
         columns.deallocate()
@@ -84,11 +84,11 @@ func conv2d(_ input: Tensor, weight: Tensor, packedWeight: PackedMatrix?, bias: 
                     let items = min(plan.itemsPerGroup, batch - first), groupColumns = items * planeSize
                     for group in 0 ..< groups {
                         for i in 0 ..< items {
-                            im2col(x + (first + i) * inputItemSize + group * groupInputSize, height: height, width: width,
+                            im2col(x + at.input(first + i, group), height: height, width: width,
                                    shape: shape, outputRows: 0 ..< outputHeight, outputWidth: outputWidth,
                                    rowStride: groupColumns, into: columns + i * planeSize)
                         }
-                        gemmBlocked(m: groupOut, n: groupColumns, k: rows, a: w + group * groupWeightSize, lda: rows,
+                        gemmBlocked(m: groupOut, n: groupColumns, k: rows, a: w + at.weight(group), lda: rows,
                                     transA: false, prepackedA: packedWeight, b: columns, ldb: groupColumns, transB: false,
                                     c: products + group * groupOut * groupColumns, ldc: groupColumns, accumulate: false)
                     }
@@ -105,9 +105,8 @@ func conv2d(_ input: Tensor, weight: Tensor, packedWeight: PackedMatrix?, bias: 
             }
             for item in 0 ..< batch {
                 for group in 0 ..< groups {
-                    let itemInput = x + item * inputItemSize + group * groupInputSize
-                    let itemOutput = out + (item * outChannels + group * groupOut) * planeSize
-                    let groupWeight = w + group * groupWeightSize
+                    let itemInput = x + at.input(item, group), itemOutput = out + at.output(item, group)
+                    let groupWeight = w + at.weight(group)
                     if shape.isPointwise {
                         gemmBlocked(m: groupOut, n: planeSize, k: rows, a: groupWeight, lda: rows, transA: false,
                                     prepackedA: packedWeight, b: itemInput, ldb: planeSize, transB: false,
@@ -147,12 +146,12 @@ public func conv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, shape: Con
     let (batch, outputHeight, outputWidth) =
         checkConvolutionBackward(gradOutput.shape, weight: weight, shape: shape, inputHeight: inputHeight, inputWidth: inputWidth)
     let outChannels = shape.outChannels, rows = shape.unfoldedRows
-    let planeSize = outputHeight * outputWidth, inputItemSize = shape.inChannels * inputHeight * inputWidth
+    let planeSize = outputHeight * outputWidth
     let groups = shape.groups, groupOut = shape.outChannelsPerGroup
-    let groupInputSize = shape.inChannelsPerGroup * inputHeight * inputWidth, groupWeightSize = groupOut * rows
+    let at = ConvolutionGroupOffsets(shape, inputPlane: inputHeight * inputWidth, outputPlane: planeSize)
     let plan = ConvolutionPlan(shape: shape, batch: batch, outputHeight: outputHeight, outputWidth: outputWidth)
     // Every element of both buffers is written before it is read: no zero-fill needed.
-    let columns = allocateAlignedFloats(plan.unfoldedCount)            // [C·kh·kw, columns]
+    let columns = allocateAlignedFloats(plan.unfoldedCount)            // [C/G·kh·kw, columns]
     let gathered = allocateAlignedFloats(plan.groupedCount)            // [O, items·oh·ow]
     defer {
         columns.deallocate()
@@ -177,13 +176,13 @@ public func conv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, shape: Con
                     }
                 }
                 for group in 0 ..< groups {
-                    gemm(m: rows, n: groupColumns, k: groupOut, a: w + group * groupWeightSize, lda: rows, transA: true,
+                    gemm(m: rows, n: groupColumns, k: groupOut, a: w + at.weight(group), lda: rows, transA: true,
                          b: gathered + group * groupOut * groupColumns, ldb: groupColumns, transB: false,
                          c: columns, ldc: groupColumns, accumulate: false)
                     for i in 0 ..< items {
                         col2im(columns + i * planeSize, outputRows: 0 ..< outputHeight, outputWidth: outputWidth,
                                rowStride: groupColumns, shape: shape, height: inputHeight, width: inputWidth,
-                               addingInto: dx + (first + i) * inputItemSize + group * groupInputSize)
+                               addingInto: dx + at.input(first + i, group))
                     }
                 }
             }
@@ -191,9 +190,8 @@ public func conv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, shape: Con
         }
         for item in 0 ..< batch {
             for group in 0 ..< groups {
-                let itemGradInput = dx + item * inputItemSize + group * groupInputSize
-                let itemGradOutput = dy + (item * outChannels + group * groupOut) * planeSize
-                let groupWeight = w + group * groupWeightSize
+                let itemGradInput = dx + at.input(item, group), itemGradOutput = dy + at.output(item, group)
+                let groupWeight = w + at.weight(group)
                 if shape.isPointwise {
                     gemm(m: rows, n: planeSize, k: groupOut, a: groupWeight, lda: rows, transA: true,
                          b: itemGradOutput, ldb: planeSize, transB: false, c: itemGradInput, ldc: planeSize, accumulate: false)
@@ -212,6 +210,22 @@ public func conv2dBackwardInput(_ gradOutput: Tensor, weight: Tensor, shape: Con
         }
     }}}
     return gradInput
+}
+
+/// Where group g of item n starts: in the input `[N, C, H, W]`, in the output `[N, O, oh, ow]`, and in
+/// the weight `[O, C/G·kh·kw]` (group g's rows).
+struct ConvolutionGroupOffsets {
+    let inputItem, inputGroup, outputItem, outputGroup, weightGroup: Int
+
+    init(_ shape: Conv2dShape, inputPlane: Int, outputPlane: Int) {
+        (inputItem, inputGroup) = (shape.inChannels * inputPlane, shape.inChannelsPerGroup * inputPlane)
+        (outputItem, outputGroup) = (shape.outChannels * outputPlane, shape.outChannelsPerGroup * outputPlane)
+        weightGroup = shape.outChannelsPerGroup * shape.unfoldedRows
+    }
+
+    func input(_ item: Int, _ group: Int) -> Int { item * inputItem + group * inputGroup }
+    func output(_ item: Int, _ group: Int) -> Int { item * outputItem + group * outputGroup }
+    func weight(_ group: Int) -> Int { group * weightGroup }
 }
 
 /// Writes bias[o] (or zero) into every element of each output plane `[N, O, planeSize]`.

@@ -1,6 +1,7 @@
 // Depthwise convolution (groups == input channels, MobileNet's and EfficientNet's hot spot) and its
 // transpose, computed directly in SIMD16 along output rows: one multiply-add per kernel tap and
-// 16 outputs, no unfolding and no GEMM (a depthwise layer has one input channel per output).
+// 16 outputs, no unfolding and no GEMM (a depthwise layer has one input channel per output). Grouped
+// convolutions with narrow groups (RegNet, ShuffleNet) run the same rows, summed over the group.
 //
 // Each input plane is first copied into a padded plane: zero rows and columns on every side, and
 // for stride s its columns split into s phases (phase p holds columns p, p + s, p + 2s, …). Output
@@ -48,19 +49,13 @@ struct DepthwisePlaneLayout {
         return min(first, end) ..< end
     }
 
-    /// Copies plane `[height, width]` into `padded` (`count` floats), zeros around it.
+    /// Copies plane `[height, width]` into the image part of `padded` (`count` floats). The rest, the
+    /// padding, is never written: zero it once for every plane that goes through the same buffer.
     func fill(_ plane: UnsafePointer<Float>, height: Int, width: Int, into padded: UnsafeMutablePointer<Float>) {
-        for r in 0 ..< rows {
-            let row = padded + r * stride * rowLength, y = r - paddingTop
-            if y < 0 || y >= height {
-                row.update(repeating: 0, count: stride * rowLength)
-                continue
-            }
-            let source = plane + y * width
+        for r in min(paddingTop, rows) ..< min(rows, paddingTop + height) {
+            let row = padded + r * stride * rowLength, source = plane + (r - paddingTop) * width
             for phase in 0 ..< stride {
                 let target = row + phase * rowLength, inside = imageColumns(phase: phase, width: width)
-                target.update(repeating: 0, count: inside.lowerBound)
-                (target + inside.upperBound).update(repeating: 0, count: rowLength - inside.upperBound)
                 let first = source + phase - paddingLeft
                 if stride == 1 {
                     (target + inside.lowerBound).update(from: first + inside.lowerBound, count: inside.count)
@@ -117,17 +112,37 @@ struct DepthwisePlaneLayout {
 /// input plane c with its own kernel, y[n,o] = b[o] + w[o] ⋆ x[n,c], any kernel size, stride,
 /// dilation and padding; `applyReLU` returns max(0, y).
 ///
-/// input `[N, C, H, W]`, weight `[O, 1, kh, kw]`, bias `[O]` → `[N, O, oh, ow]`. Planes (n, c) split
-/// over the cores; each is copied into its padded layout (`DepthwisePlaneLayout`), then every output
+/// input `[N, C, H, W]`, weight `[O, 1, kh, kw]`, bias `[O]` → `[N, O, oh, ow]`. Runs `conv2dDirect`:
+/// planes (n, c) split over the cores; each is copied into its padded layout (`DepthwisePlaneLayout`), then every output
 /// row is computed 16 columns at a time, the last block overlapping the one before it (or, on planes
 /// narrower than 16, one block stored in part). Sums run over (u, v) as `conv2dNaive`'s, fused.
 public func conv2dDepthwise(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: Conv2dShape,
                             applyReLU: Bool = false) -> Tensor {
+    precondition(shape.isDepthwise, "conv2dDepthwise: \(shape) is not depthwise")
+    return conv2dDirect(input, weight: weight, bias: bias, shape: shape, applyReLU: applyReLU)
+}
+
+/// Grouped convolutions with at most this many input channels per group (RegNet's group width 8,
+/// ShuffleNet's) run as `conv2dDepthwise` does, summing over the group's padded planes
+/// (`Conv2dShape.runsDirect`): 2× faster than im2col + GEMM at 8 channels, no faster at 16 (each
+/// 16-wide load feeds one multiply-add), 2× slower at 32 (liftcam-bench grouped, Benchmarks/README.md).
+let directGroupChannelLimit = 8
+
+extension Conv2dShape {
+    /// Whether `conv2d` computes this convolution directly (`conv2dDirect`) rather than by im2col + GEMM:
+    /// depthwise, or more than one group of at most `directGroupChannelLimit` input channels.
+    var runsDirect: Bool { groups > 1 && inChannelsPerGroup <= directGroupChannelLimit }
+}
+
+/// `conv2dDepthwise` for any grouped convolution: items (n, g) split over the cores; the group's C/G
+/// input planes are copied into padded layouts, and each output row of each of its O/G channels is
+/// b[o] + Σ_c Σ_{u,v} w[o,c,u,v] · (16 inputs), in `conv2dNaive`'s order, fused.
+func conv2dDirect(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: Conv2dShape, applyReLU: Bool) -> Tensor {
     let (batch, height, width, outputHeight, outputWidth) =
         checkConvolution(inputShape: input.shape, weight: weight, shape: shape)
-    precondition(shape.isDepthwise, "conv2dDepthwise: \(shape) is not depthwise")
     precondition(bias == nil || bias!.count == shape.outChannels, "conv2d: bias does not match \(shape)")
-    let channels = shape.inChannels, outChannels = shape.outChannels, multiplier = shape.outChannelsPerGroup
+    let groups = shape.groups, outChannels = shape.outChannels
+    let groupIn = shape.inChannelsPerGroup, groupOut = shape.outChannelsPerGroup
     let layout = DepthwisePlaneLayout(shape: shape, outputHeight: outputHeight, outputWidth: outputWidth)
     let taps = shape.kernelHeight * shape.kernelWidth, planeSize = outputHeight * outputWidth
     let biasValues = bias?.storage ?? [Float](repeating: 0, count: outChannels)
@@ -135,21 +150,25 @@ public func conv2dDepthwise(_ input: Tensor, weight: Tensor, bias: Tensor?, shap
         let out = output.baseAddress!
         input.storage.withUnsafeBufferPointer { x in
         weight.storage.withUnsafeBufferPointer { w in
-            forEachSlice(items: batch * channels, totalWork: 2 * batch * outChannels * planeSize * taps) { planes in
-                let padded = allocateAlignedFloats(layout.count)
+            forEachSlice(items: batch * groups, totalWork: 2 * batch * outChannels * planeSize * taps * groupIn) { items in
+                let padded = allocateAlignedFloats(groupIn * layout.count)
                 let offsets = UnsafeMutablePointer<Int>.allocate(capacity: shape.kernelWidth)
                 defer {
                     padded.deallocate()
                     offsets.deallocate()
                 }
+                padded.initialize(repeating: 0, count: groupIn * layout.count)   // the padding, for every item
                 for v in 0 ..< shape.kernelWidth { offsets[v] = layout.tapOffset(v, dilation: shape.dilationWidth) }
-                for plane in planes {
-                    layout.fill(x.baseAddress! + plane * height * width, height: height, width: width, into: padded)
-                    for j in 0 ..< multiplier {
-                        let o = plane % channels * multiplier + j, item = plane / channels
-                        depthwiseRows(padded, layout: layout, offsets: offsets, kernel: w.baseAddress! + o * taps,
-                                      bias: biasValues[o], applyReLU: applyReLU, outputHeight: outputHeight,
-                                      outputWidth: outputWidth, into: out + (item * outChannels + o) * planeSize)
+                for item in items {   // n · G + g: the group's input planes are consecutive
+                    for c in 0 ..< groupIn {
+                        layout.fill(x.baseAddress! + (item * groupIn + c) * height * width, height: height, width: width,
+                                    into: padded + c * layout.count)
+                    }
+                    for j in 0 ..< groupOut {
+                        let o = item % groups * groupOut + j, n = item / groups
+                        directRows(padded, channels: groupIn, layout: layout, offsets: offsets,
+                                   kernel: w.baseAddress! + o * groupIn * taps, bias: biasValues[o], applyReLU: applyReLU,
+                                   outputHeight: outputHeight, outputWidth: outputWidth, into: out + (n * outChannels + o) * planeSize)
                     }
                 }
             }
@@ -157,37 +176,40 @@ public func conv2dDepthwise(_ input: Tensor, weight: Tensor, bias: Tensor?, shap
     }
 }
 
-/// One output plane from its padded input plane, with the kernel sizes of the common cases made
-/// constants so that the loops over the taps unroll.
-private func depthwiseRows(_ padded: UnsafePointer<Float>, layout: DepthwisePlaneLayout, offsets: UnsafePointer<Int>,
-                           kernel: UnsafePointer<Float>, bias: Float, applyReLU: Bool,
-                           outputHeight: Int, outputWidth: Int, into out: UnsafeMutablePointer<Float>) {
+/// One output plane from its group's padded input planes (`channels` of them, `layout.count` apart),
+/// with the kernel sizes of the common cases made constants so that the loops over the taps unroll.
+private func directRows(_ padded: UnsafePointer<Float>, channels: Int, layout: DepthwisePlaneLayout,
+                        offsets: UnsafePointer<Int>, kernel: UnsafePointer<Float>, bias: Float, applyReLU: Bool,
+                        outputHeight: Int, outputWidth: Int, into out: UnsafeMutablePointer<Float>) {
     switch (layout.kernelHeight, layout.kernelWidth) {
     case (3, 3):
-        depthwiseRows(padded, layout: layout, kernelHeight: 3, kernelWidth: 3, offsets: offsets, kernel: kernel, bias: bias,
-                      applyReLU: applyReLU, outputHeight: outputHeight, outputWidth: outputWidth, into: out)
+        directRows(padded, channels: channels, layout: layout, kernelHeight: 3, kernelWidth: 3, offsets: offsets,
+                   kernel: kernel, bias: bias, applyReLU: applyReLU, outputHeight: outputHeight, outputWidth: outputWidth, into: out)
     case (5, 5):
-        depthwiseRows(padded, layout: layout, kernelHeight: 5, kernelWidth: 5, offsets: offsets, kernel: kernel, bias: bias,
-                      applyReLU: applyReLU, outputHeight: outputHeight, outputWidth: outputWidth, into: out)
+        directRows(padded, channels: channels, layout: layout, kernelHeight: 5, kernelWidth: 5, offsets: offsets,
+                   kernel: kernel, bias: bias, applyReLU: applyReLU, outputHeight: outputHeight, outputWidth: outputWidth, into: out)
     default:
-        depthwiseRows(padded, layout: layout, kernelHeight: layout.kernelHeight, kernelWidth: layout.kernelWidth,
-                      offsets: offsets, kernel: kernel, bias: bias, applyReLU: applyReLU,
-                      outputHeight: outputHeight, outputWidth: outputWidth, into: out)
+        directRows(padded, channels: channels, layout: layout, kernelHeight: layout.kernelHeight,
+                   kernelWidth: layout.kernelWidth, offsets: offsets, kernel: kernel, bias: bias, applyReLU: applyReLU,
+                   outputHeight: outputHeight, outputWidth: outputWidth, into: out)
     }
 }
 
 @inline(__always)
-private func depthwiseRows(_ padded: UnsafePointer<Float>, layout: DepthwisePlaneLayout, kernelHeight: Int, kernelWidth: Int,
-                           offsets: UnsafePointer<Int>, kernel: UnsafePointer<Float>, bias: Float, applyReLU: Bool,
-                           outputHeight: Int, outputWidth: Int, into out: UnsafeMutablePointer<Float>) {
-    let kernelRowStep = layout.kernelRowStep
+private func directRows(_ padded: UnsafePointer<Float>, channels: Int, layout: DepthwisePlaneLayout,
+                        kernelHeight: Int, kernelWidth: Int, offsets: UnsafePointer<Int>, kernel: UnsafePointer<Float>,
+                        bias: Float, applyReLU: Bool, outputHeight: Int, outputWidth: Int, into out: UnsafeMutablePointer<Float>) {
+    let kernelRowStep = layout.kernelRowStep, planeStep = layout.count, taps = kernelHeight * kernelWidth
     /// The 16 outputs of row `top`'s block at column `column`.
     @inline(__always) func block(_ top: UnsafePointer<Float>, _ column: Int) -> Float32x16 {
         var sum = Float32x16(repeating: bias)
-        for u in 0 ..< kernelHeight {
-            let row = top + u * kernelRowStep + column
-            for v in 0 ..< kernelWidth {
-                sum = multiplyAdd(sum, kernel[u * kernelWidth + v], loadLanes(row + offsets[v]))
+        for c in 0 ..< channels {
+            let plane = top + c * planeStep + column, channelKernel = kernel + c * taps
+            for u in 0 ..< kernelHeight {
+                let row = plane + u * kernelRowStep
+                for v in 0 ..< kernelWidth {
+                    sum = multiplyAdd(sum, channelKernel[u * kernelWidth + v], loadLanes(row + offsets[v]))
+                }
             }
         }
         return applyReLU ? sum.replacing(with: 0, where: sum .< 0) : sum
@@ -213,16 +235,16 @@ private func depthwiseRows(_ padded: UnsafePointer<Float>, layout: DepthwisePlan
 /// gradOutput `[N, O, oh, ow]`, weight `[O, 1, kh, kw]` → `[N, C, H, W]`. With stride 1 and one output
 /// per channel (MobileNet's stride-1 layers) that is itself a depthwise correlation, of dy with the
 /// kernels turned by 180° (`depthwiseTransposeAsCorrelation`), which `conv2dDepthwise` computes.
-/// Otherwise planes (n, c) split over the cores; each adds w[u,v] · dy for 16 output columns at a time into a zeroed padded plane (the
-/// layout the forward reads: each block lands on 16 consecutive floats), then copies the image part
-/// of that plane out. Output rows are copied into a zero-tailed row first, so the last block adds 0
-/// past the row's end.
+/// Otherwise planes (n, c) split over the cores; each adds w[u,v] · dy for 16 output columns at a
+/// time into a zeroed padded plane (the layout the forward reads: each block lands on 16 consecutive
+/// floats), then copies the image part of that plane out. Output rows are copied into a zero-tailed
+/// row first, so the last block adds 0 past the row's end.
 public func conv2dDepthwiseBackwardInput(_ gradOutput: Tensor, weight: Tensor, shape: Conv2dShape,
                                          inputHeight: Int, inputWidth: Int) -> Tensor {
     let (batch, outputHeight, outputWidth) =
         checkConvolutionBackward(gradOutput.shape, weight: weight, shape: shape, inputHeight: inputHeight, inputWidth: inputWidth)
     precondition(shape.isDepthwise, "conv2dDepthwiseBackwardInput: \(shape) is not depthwise")
-    if let transposed = shape.depthwiseTransposeAsCorrelation(outputHeight: outputHeight, outputWidth: outputWidth) {
+    if let transposed = shape.depthwiseTransposeAsCorrelation {
         let taps = shape.kernelHeight * shape.kernelWidth
         let flipped = Tensor(shape: weight.shape, storage: (0 ..< weight.count).map { i in
             let (channel, tap) = i.quotientAndRemainder(dividingBy: taps)
@@ -283,7 +305,7 @@ extension Conv2dShape {
     /// `conv2dDepthwise` of dy with the kernels turned by 180° is this convolution's input gradient,
     /// dx[i, j] = Σ_{u,v} w[u,v] · dy[i + p_top − u·d, j + p_left − v·d]. That is padding
     /// d·(k − 1) − p on each side, nil when a side would be negative (padding larger than the kernel).
-    func depthwiseTransposeAsCorrelation(outputHeight: Int, outputWidth: Int) -> Conv2dShape? {
+    var depthwiseTransposeAsCorrelation: Conv2dShape? {
         guard strideHeight == 1 && strideWidth == 1 && outChannels == inChannels else { return nil }
         let spanHeight = dilationHeight * (kernelHeight - 1), spanWidth = dilationWidth * (kernelWidth - 1)
         let transposed = Conv2dShape(inChannels: inChannels, outChannels: outChannels, kernelHeight: kernelHeight,

@@ -53,8 +53,8 @@ public final class Conv2dLayer: Layer {
     }
 
     /// 3×3 stride-1 plain convolutions go through Winograd F(4×4, 3×3) when it saves at least half the
-    /// multiplications (`winogradPays`), depthwise ones through `conv2dDepthwise`, every other one
-    /// through im2col + GEMM (`conv2d`, group by group); literal kernels: the seven loops of `conv2dNaive`.
+    /// multiplications (`winogradPays`), depthwise and narrow-group ones directly (`conv2dDirect`), every
+    /// other one through im2col + GEMM (`conv2d`, group by group); literal kernels: the loops of `conv2dNaive`.
     public func forward(_ input: Tensor) -> Tensor { forward(input, applyingReLU: false) }
 
     /// The forward pass, followed by max(·, 0) when `applyingReLU` (inside the Winograd output
@@ -74,8 +74,8 @@ public final class Conv2dLayer: Layer {
             }
             return conv2dWinograd(input, weight: weight, bias: bias, shape: geometry, applyReLU: applyingReLU)
         }
-        if geometry.isDepthwise {
-            return conv2dDepthwise(input, weight: weight, bias: bias, shape: geometry, applyReLU: applyingReLU)
+        if geometry.runsDirect {
+            return conv2dDirect(input, weight: weight, bias: bias, shape: geometry, applyReLU: applyingReLU)
         }
         var packed: PackedMatrix?
         if input.shape.count == 4, geometry.groups == 1, weight.count >= packedWeightMinimumCount,
