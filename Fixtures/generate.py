@@ -21,8 +21,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 from captum.attr import DeepLift
 from PIL import Image
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 from torchvision.models import VGG
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
@@ -107,6 +105,9 @@ def preprocess(pixels):
 
 def make_data():
     """Split the 1,797 scans by sample, render the training pool and write the evaluation set."""
+    # scikit-learn only here, so that other scripts can import this file's coefficient functions.
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
     digits = load_digits()
     indices = np.arange(len(digits.target))
     train_idx, eval_idx = train_test_split(indices, test_size=EVAL_IMAGES, stratify=digits.target,

@@ -506,94 +506,13 @@ def has_overlapping_pool(head):
 
 
 # ---------------------------------------------------------------------------------------------
-# The coefficients: copied verbatim from Fixtures/generate.py (which needs scikit-learn to import)
+# The coefficients: the same functions as Fixtures/generate.py's, imported from it
 # ---------------------------------------------------------------------------------------------
 
-
-def coefficients_lift(contributions):
-    """LIFT-CAM, Eq 7: alpha_k = sum_(i,j) C_{dA_k(i,j) dF^c} (DeepLIFT contributions, reference 0)."""
-    return contributions.astype(np.float64).sum(axis=(1, 2))
-
-
-def coefficients_gradcam(A, g):
-    """Grad-CAM: alpha_k = mean_(i,j) dF^c/dA_k(i,j)."""
-    return g.astype(np.float64).mean(axis=(1, 2))
-
-
-def coefficients_gradcampp(A, g):
-    """Grad-CAM++ (closed form with an exponential head): a_k(i,j) = g^2 / (2 g^2 + (sum_ab A_k(a,b)) g^3),
-    a = 0 where g == 0 or the denominator is 0; alpha_k = sum_(i,j) relu(g) a."""
-    g = g.astype(np.float64)
-    g2, g3 = g * g, g * g * g
-    denominator = 2 * g2 + A.astype(np.float64).sum(axis=(1, 2), keepdims=True) * g3
-    valid = (g != 0) & (denominator != 0)
-    a = np.where(valid, g2 / np.where(valid, denominator, 1.0), 0.0)
-    return (np.maximum(g, 0) * a).sum(axis=(1, 2))
-
-
-def coefficients_xgradcam(A, g):
-    """XGrad-CAM as the paper writes it, Eq 10: alpha_k = sum_(i,j) A_k(i,j) dF^c/dA_k(i,j) (no normalisation)."""
-    return (A.astype(np.float64) * g.astype(np.float64)).sum(axis=(1, 2))
-
-
-def coefficients_ablation(head, A, c):
-    """Ablation-CAM as the paper writes it, Eq 9: alpha_k = F^c(A) - F^c(A with map k zeroed)."""
-    K = A.shape[0]
-    batch = A[None].repeat(K + 1, 1, 1, 1)  # row 0 intact, row k+1 without map k
-    batch[torch.arange(1, K + 1), torch.arange(K)] = 0
-    with torch.no_grad():
-        scores = head(batch)[:, c].double().numpy()
-    return scores[0] - scores[1:]
-
-
-def upsample(maps, size):
-    """u(.): bilinear resize of [..., h, w] to size (H, W), align_corners=False (PyTorch semantics)."""
-    t = torch.as_tensor(maps, dtype=torch.float32)
-    lead = t.shape[:-2]
-    t = t.reshape(1, -1, *t.shape[-2:])
-    return F.interpolate(t, size=size, mode="bilinear", align_corners=False).reshape(*lead, *size)
-
-
-def coefficients_scorecam(model, x, A, c):
-    """Score-CAM: m_k = min-max normalised u(A_k) (alpha_k = 0 if u(A_k) is constant);
-    alpha_k = softmax(f(x o m_k))_c, every channel of the preprocessed x multiplied by m_k."""
-    masks = upsample(A, tuple(x.shape[-2:]))  # [K,H,W]
-    lo, hi = masks.amin(dim=(1, 2)), masks.amax(dim=(1, 2))
-    alpha = np.zeros(A.shape[0])
-    varying = torch.nonzero(hi > lo).flatten()
-    if len(varying):
-        m = (masks[varying] - lo[varying, None, None]) / (hi - lo)[varying, None, None]
-        with torch.no_grad():
-            probabilities = torch.softmax(model(x[None] * m[:, None]), dim=1)[:, c]
-        alpha[varying.numpy()] = probabilities.double().numpy()
-    return alpha
-
-
-def coefficients_shap_exact(head, A, c, batch=512):
-    """Exact SHAP values of the maps, Eq 6: alpha_k = sum_{S not containing k} |S|!(N-|S|-1)!/N!
-    [F^c(h(S u {k})) - F^c(h(S))]; present maps keep A_k, absent maps are 0. All 2^N subsets,
-    subset S encoded as the bit mask sum_{k in S} 2^k."""
-    N = A.shape[0]
-    subsets = np.arange(2 ** N)
-    present = ((subsets[:, None] >> np.arange(N)[None]) & 1).astype(np.float32)  # [2^N, N]
-    values = np.empty(2 ** N)
-    with torch.no_grad():
-        for start in range(0, 2 ** N, batch):
-            mask = torch.from_numpy(present[start:start + batch])[:, :, None, None]
-            values[start:start + batch] = head(A[None] * mask)[:, c].double().numpy()
-    sizes = present.sum(axis=1).astype(int)
-    weight = np.array([math.factorial(s) * math.factorial(N - s - 1) / math.factorial(N) if s < N else 0.0
-                       for s in range(N + 1)])
-    alpha = np.zeros(N)
-    for k in range(N):
-        without = subsets[(subsets >> k) & 1 == 0]
-        alpha[k] = np.sum(weight[sizes[without]] * (values[without | (1 << k)] - values[without]))
-    return alpha
-
-
-def cam(alpha, A):
-    """Eq 1: L = relu(sum_k alpha_k A_k) [h,w]."""
-    return np.maximum(np.tensordot(alpha.astype(np.float64), A.astype(np.float64), axes=1), 0)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from generate import (cam, coefficients_ablation, coefficients_gradcam, coefficients_gradcampp,  # noqa: E402
+                      coefficients_lift, coefficients_scorecam, coefficients_shap_exact, coefficients_xgradcam,
+                      upsample)
 
 
 # ---------------------------------------------------------------------------------------------

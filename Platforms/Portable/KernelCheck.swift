@@ -119,6 +119,13 @@ struct KernelCheck {
                   conv2dBackwardInput(g, weight: weight, shape: geometry, inputHeight: height, inputWidth: width).storage,
                   conv2dBackwardInputNaive(g, weight: weight, shape: geometry, inputHeight: height, inputWidth: width).storage)
         }
+        // The elementwise nonlinearities: their exponential's polynomial runs on multiplyAdd.
+        let wide = pseudoRandomTensor([3, 5, 37], seed: 45)
+        let scaled = Tensor(shape: wide.shape, storage: wide.storage.map { $0 * 12 })
+        for function in [ElementwiseFunction.silu, .sigmoid, .tanh, .hardSwish, .clip(lower: 0, upper: 6)] {
+            check("applyElementwise \(function.operatorName)", applyElementwise(function, scaled).storage,
+                  applyElementwiseNaive(function, scaled).storage)
+        }
         print("portable kernels: \(checks) checks, \(failures) failures")
         if failures > 0 { exit(1) }
     }

@@ -30,6 +30,6 @@ final class PortableBuildTests: XCTestCase {
 
         let run = try runChild(program, [])
         XCTAssertEqual(run.status, 0, run.output + run.error)
-        XCTAssertTrue(run.output.contains("112 checks, 0 failures"), run.output)
+        XCTAssertTrue(run.output.contains("117 checks, 0 failures"), run.output)
     }
 }

@@ -112,4 +112,31 @@ final class KernelPointwiseTests: PlatformTestCase {
                                "trial \(trial): \(shape) → \(height)×\(width)")
         }
     }
+
+    /// The SIMD nonlinearities against f element by element (e^x in Double): within 1e-6·(1 + |y|) on
+    /// inputs over ±60 (tails, kinks and the tail of the tensor that fills part of a SIMD row), and the
+    /// exact values where the definitions give them.
+    func testElementwiseFunctionsMatchNaive() {
+        var random = KernelTestRandom(seed: 77)
+        let functions: [ElementwiseFunction] = [.clip(lower: 0, upper: 6), .clip(lower: -0.5, upper: 1), .sigmoid,
+                                                .hardSigmoid(alpha: 0.2, beta: 0.5), .hardSwish, .silu, .tanh, .leakyReLU(alpha: 0.1)]
+        for _ in 0..<24 {
+            let shape = randomShape(&random)
+            let range = random.pick([Float(1), 4, 12, 60])
+            var x = Tensor(shape: shape)
+            for i in 0..<x.count { x.storage[i] = range * (2 * Float(random.int(0 ... 1 << 20)) / Float(1 << 20) - 1) }
+            for function in functions {
+                let fast = applyElementwise(function, x), naive = applyElementwiseNaive(function, x)
+                let error = zip(fast.storage, naive.storage).map { abs($0 - $1) / (1 + abs($1)) }.max() ?? 0
+                XCTAssertLessThan(error, 1e-6, "\(function) on \(shape), inputs within ±\(range)")
+            }
+        }
+        let points = Tensor(shape: [1, 6], storage: [-100, -3, 0, 3, 6, 100])
+        XCTAssertEqual(applyElementwise(.hardSwish, points).storage, [0, 0, 0, 3, 6, 100])
+        XCTAssertEqual(applyElementwise(.clip(lower: 0, upper: 6), points).storage, [0, 0, 0, 3, 6, 6])
+        XCTAssertEqual(applyElementwise(.sigmoid, points).storage[2], 0.5)
+        XCTAssertEqual(applyElementwise(.sigmoid, points).storage[5], 1)
+        XCTAssertLessThan(applyElementwise(.sigmoid, points).storage[0], 1e-37)
+        XCTAssertTrue(applyElementwise(.silu, Tensor(shape: [1], storage: [.nan])).storage[0].isNaN, "NaN stays NaN")
+    }
 }

@@ -11,33 +11,11 @@ import XCTest
 final class ONNXParityTests: PlatformTestCase {
     static let root = PyTorchParityTests.fixtures.appendingPathComponent("onnx")
 
-    struct Case {
-        let model: String
-        let directory: URL
-        let info: JSONValue
-    }
+    typealias Case = ReferenceCase
 
-    func cases() throws -> [Case] {
-        let reference = Self.root.appendingPathComponent("reference")
-        guard let models = try? FileManager.default.contentsOfDirectory(atPath: reference.path), !models.isEmpty else {
-            throw XCTSkip("no Fixtures/onnx/reference (run Fixtures/onnx/generate_onnx_fixtures.py)")
-        }
-        var result: [Case] = []
-        for model in models.sorted() {
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: reference.appendingPathComponent(model).path)) ?? []
-            for name in names.sorted() where name.hasPrefix("case") {
-                let directory = reference.appendingPathComponent(model).appendingPathComponent(name)
-                let text = try String(contentsOf: directory.appendingPathComponent("case.json"), encoding: .utf8)
-                result.append(Case(model: model, directory: directory, info: try JSONValue.parse(text)))
-            }
-        }
-        return result
-    }
+    func cases() throws -> [Case] { try referenceCases(in: Self.root.appendingPathComponent("reference")) }
 
-    func load(_ c: Case, _ name: String) throws -> Tensor? {
-        let path = c.directory.appendingPathComponent(name).path
-        return FileManager.default.fileExists(atPath: path) ? try readNPY(path: path) : nil
-    }
+    func load(_ c: Case, _ name: String) throws -> Tensor? { try c.load(name) }
 
     /// max |Δ| / max(max |reference|, `floor`) < `tolerance`.
     func assertClose(_ actual: [Float], _ expected: Tensor?, _ what: String, tolerance: Float = 1e-4, floor: Float = 0,

@@ -12,30 +12,10 @@ final class PyTorchParityTests: PlatformTestCase {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
 
-    struct Case {
-        let model: String
-        let directory: URL
-        let info: JSONValue
-    }
+    typealias Case = ReferenceCase
 
     /// Every reference case, skipping the test when the fixtures are absent.
-    func cases() throws -> [Case] {
-        let reference = Self.fixtures.appendingPathComponent("reference")
-        guard let models = try? FileManager.default.contentsOfDirectory(atPath: reference.path), !models.isEmpty else {
-            throw XCTSkip("no Fixtures/reference (run Fixtures/generate.py)")
-        }
-        var result: [Case] = []
-        for model in models.sorted() {
-            let modelDirectory = reference.appendingPathComponent(model)
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: modelDirectory.path)) ?? []
-            for name in names.sorted() where name.hasPrefix("case") {
-                let directory = modelDirectory.appendingPathComponent(name)
-                let text = try String(contentsOf: directory.appendingPathComponent("case.json"), encoding: .utf8)
-                result.append(Case(model: model, directory: directory, info: try JSONValue.parse(text)))
-            }
-        }
-        return result
-    }
+    func cases() throws -> [Case] { try referenceCases(in: Self.fixtures.appendingPathComponent("reference")) }
 
     func network(_ model: String) throws -> Network {
         let directory = Self.fixtures.appendingPathComponent("models").appendingPathComponent(model)
@@ -43,10 +23,7 @@ final class PyTorchParityTests: PlatformTestCase {
                            weights: try WeightDirectory(path: directory.appendingPathComponent("weights").path))
     }
 
-    func load(_ c: Case, _ name: String) throws -> Tensor? {
-        let path = c.directory.appendingPathComponent(name).path
-        return FileManager.default.fileExists(atPath: path) ? try readNPY(path: path) : nil
-    }
+    func load(_ c: Case, _ name: String) throws -> Tensor? { try c.load(name) }
 
     func assertClose(_ actual: [Float], _ expected: Tensor?, _ what: String, tolerance: Float = 1e-4,
                      file: StaticString = #filePath, line: UInt = #line) {
@@ -191,4 +168,36 @@ final class LiftApproximatesSHAPTests: PlatformTestCase {
         }
         return x
     }
+}
+
+/// One reference case of the fixtures: `<reference>/<model>/case<i>/` with its case.json.
+struct ReferenceCase {
+    let model: String
+    let directory: URL
+    let info: JSONValue
+
+    /// The case's file `name` (an .npy), or nil when the case has none.
+    func load(_ name: String) throws -> Tensor? {
+        let path = directory.appendingPathComponent(name).path
+        return FileManager.default.fileExists(atPath: path) ? try readNPY(path: path) : nil
+    }
+}
+
+/// Every case under `reference` (one folder per model, `case*` folders inside), sorted; the test is
+/// skipped when the folder is absent.
+func referenceCases(in reference: URL) throws -> [ReferenceCase] {
+    guard let models = try? FileManager.default.contentsOfDirectory(atPath: reference.path), !models.isEmpty else {
+        throw XCTSkip("no \(reference.path) (run the fixture generators, Fixtures/README.md)")
+    }
+    var result: [ReferenceCase] = []
+    for model in models.sorted() {
+        let modelDirectory = reference.appendingPathComponent(model)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: modelDirectory.path)) ?? []
+        for name in names.sorted() where name.hasPrefix("case") {
+            let directory = modelDirectory.appendingPathComponent(name)
+            let text = try String(contentsOf: directory.appendingPathComponent("case.json"), encoding: .utf8)
+            result.append(ReferenceCase(model: model, directory: directory, info: try JSONValue.parse(text)))
+        }
+    }
+    return result
 }

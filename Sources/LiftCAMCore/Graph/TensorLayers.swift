@@ -157,8 +157,19 @@ public final class SliceLayer: Layer {
 /// x combined with a constant tensor c (ONNX Add, Sub, Mul or Div with a weight operand), broadcast
 /// to x's shape: affine in x, so the multiplier is the gradient (1, −1, c or 1/c).
 public final class ConstantArithmeticLayer: Layer {
-    /// Which combination: x + c, c − x, x − c, x · c, x / c.
-    public enum Operation: Sendable { case add, subtractFromConstant, subtractConstant, multiply, divide }
+    /// Which combination of x and the constant c.
+    public enum Operation: Sendable {
+        /// x + c.
+        case add
+        /// c − x.
+        case subtractFromConstant
+        /// x − c.
+        case subtractConstant
+        /// x · c.
+        case multiply
+        /// x / c.
+        case divide
+    }
 
     public let name: String
     /// The combination.
