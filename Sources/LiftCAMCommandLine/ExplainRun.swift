@@ -18,7 +18,7 @@ public let explainCommandSpec = CommandSpec(
     name: "explain", summary: "explain one input with CAM methods (coefficients, maps, JSON)",
     options: networkOptions + [
         OptionSpec(name: "input", valueName: "FILE", help: "an image (.png, .ppm, .pgm) or a preprocessed tensor (.npy)", required: true),
-        OptionSpec(name: "layer", valueName: "NAME", help: "target layer (default: last ReLU of features for VGG, layer4 for ResNet)"),
+        OptionSpec(name: "layer", valueName: "NAME", help: "target layer: a module path, or an ONNX tensor or node (default: last ReLU of features for VGG, layer4 for ResNet, the last feature block of an ONNX model)"),
         OptionSpec(name: "target", valueName: "C", help: "class index to explain (default: the predicted class)"),
         OptionSpec(name: "method", valueName: "M[,M...]|all", help: "methods: \(CAMMethod.allCases.map { $0.rawValue }.joined(separator: ", ")) (default lift)"),
         OptionSpec(name: "orderings", valueName: "N", help: "orderings |Π| for shap (Algorithm 1; default 100)"),
