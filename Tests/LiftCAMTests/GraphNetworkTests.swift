@@ -161,4 +161,47 @@ final class GraphNetworkTests: XCTestCase {
                                             try explainer.coefficients(.xgradcam, target: target)), 1e-4)
         }
     }
+
+    /// Operators that would trap later (found by a second reading) are refused when the model loads.
+    func testMalformedOperatorsAreRefusedAtLoad() throws {
+        func refusal(_ build: (inout ONNXTestGraph) -> String) -> String {
+            var g = ONNXTestGraph(seed: 3)
+            let output = build(&g)
+            do {
+                _ = try GraphModel(onnx: g.model(inputShape: [3, 6, 6], output: output), path: "m.onnx")
+                return "accepted"
+            } catch {
+                return "\(error)"
+            }
+        }
+        XCTAssertTrue(refusal { g in
+            g.node("Split", [g.input, g.integers([1, 1, 1])], [("axis", .int(1))], outputs: 2)[0]
+        }.contains("3 split sizes for 2 outputs"))
+        XCTAssertTrue(refusal { g in
+            g.apply("Add", [g.input, g.apply("Reshape", [g.input, g.integers([1, 108])])])
+        }.contains("cannot add shapes [1, 3, 6, 6] and [1, 108]"))
+        XCTAssertTrue(refusal { g in
+            g.apply("MaxPool", [g.input], [("kernel_shape", .ints([1, 1])), ("pads", .ints([1, 1, 1, 1]))])
+        }.contains("exceed half the window"))
+        XCTAssertTrue(refusal { g in
+            g.apply("Add", [g.input, g.apply("Squeeze", [g.weight([2, 3]), g.integers([0])])])
+        }.contains("cannot squeeze axes [0] of shape [2, 3]"))
+        XCTAssertTrue(refusal { g in
+            g.apply("Slice", [g.input, g.integers([5]), g.integers([5]), g.integers([3])])
+        }.contains("is empty"))
+    }
+
+    /// An Identity's (or Dropout's) output names the same tensor as its input: a split may use it.
+    func testSplitsAcceptIdentityOutputs() throws {
+        var g = ONNXTestGraph(seed: 5)
+        let maps = g.apply("Relu", [g.conv(g.input, 3, 4)])
+        let alias = g.apply("Identity", [maps])
+        let logits = g.linear(g.apply("Flatten", [g.apply("GlobalAveragePool", [alias])]), 4, 2)
+        let network = try network(g.model(inputShape: [3, 6, 6], output: logits))
+        let input = TestNetworks.input([3, 6, 6], seed: 1)
+        let byAlias = try Explainer(network: network, layer: alias, input: input)
+        let byName = try Explainer(network: network, layer: maps, input: input)
+        XCTAssertEqual(byAlias.activations, byName.activations)
+        XCTAssertEqual(try byAlias.coefficients(.lift, target: 1), try byName.coefficients(.lift, target: 1))
+    }
 }

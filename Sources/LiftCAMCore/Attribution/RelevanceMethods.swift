@@ -150,7 +150,8 @@ private func lrpBackward(_ graph: GraphLayer, relevance: Tensor, trace: Trace) -
                 outgoing = [half, half]
             } else {
                 let xIsSignal = x.count >= y.count
-                outgoing = xIsSignal ? [r, Tensor(shape: y.shape)] : [Tensor(shape: x.shape), r]
+                outgoing = xIsSignal ? [sumBroadcast(r, to: x.shape), Tensor(shape: y.shape)]
+                                     : [Tensor(shape: x.shape), sumBroadcast(r, to: y.shape)]
             }
         default:
             outgoing = step.operation.backward(incoming, trace: part, reference: nil)

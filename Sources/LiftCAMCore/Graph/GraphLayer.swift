@@ -64,7 +64,7 @@ public final class GraphLayer: Layer {
         for step in steps {
             var inputShapes: [[Int]] = []
             for slot in step.inputs {
-                guard let shape = shapes[slot] else { throw LiftCAMError("\(step.operation.name): input '\(slotNames[slot])' is not computed") }
+                guard let shape = shapes[slot] else { throw LiftCAMError("\(step.operation.name): input '\(oneLine(slotNames[slot]))' is not computed") }
                 inputShapes.append(shape)
             }
             let outputShapes = try step.operation.outputShapes(for: inputShapes)
@@ -75,7 +75,7 @@ public final class GraphLayer: Layer {
 
     public func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int] {
         guard let shape = try slotShapes(for: inputShape)[outputSlot] else {
-            throw LiftCAMError("\(name): the output '\(slotNames[outputSlot])' is not computed")
+            throw LiftCAMError("\(name): the output '\(oneLine(slotNames[outputSlot]))' is not computed")
         }
         return Array(shape.dropFirst())
     }
@@ -149,7 +149,7 @@ extension GraphLayer {
         while let slot = pending.popLast() {
             if slot == from { continue }
             guard let producer = producers[slot] else {
-                throw LiftCAMError("the part after '\(slotNames[from])' also needs '\(slotNames[slot])', which is computed before it: split at a tensor that every path to the output goes through")
+                throw LiftCAMError("the part after '\(oneLine(slotNames[from]))' also needs '\(oneLine(slotNames[slot]))', which is computed before it or not at all: split at a tensor that every path to the output goes through")
             }
             needed[producer] = true
             for input in steps[producer].inputs where seen.insert(input).inserted { pending.append(input) }

@@ -59,7 +59,8 @@ public final class SumOperation: GraphOperation {
     public init(name: String) { self.name = name }
 
     public func outputShapes(for inputShapes: [[Int]]) throws(LiftCAMError) -> [[Int]] {
-        guard let shape = broadcastShape(inputShapes[0], inputShapes[1]) else {
+        // Equal ranks: with fewer dimensions, an operand's first one would meet the batch.
+        guard inputShapes[0].count == inputShapes[1].count, let shape = broadcastShape(inputShapes[0], inputShapes[1]) else {
             throw LiftCAMError("\(name): cannot add shapes \(inputShapes[0]) and \(inputShapes[1])")
         }
         return [shape]
@@ -99,7 +100,7 @@ public final class ProductOperation: GraphOperation {
     public init(name: String) { self.name = name }
 
     public func outputShapes(for inputShapes: [[Int]]) throws(LiftCAMError) -> [[Int]] {
-        guard let shape = broadcastShape(inputShapes[0], inputShapes[1]) else {
+        guard inputShapes[0].count == inputShapes[1].count, let shape = broadcastShape(inputShapes[0], inputShapes[1]) else {
             throw LiftCAMError("\(name): cannot multiply shapes \(inputShapes[0]) and \(inputShapes[1])")
         }
         return [shape]

@@ -12,7 +12,8 @@ let foldableOperators: Set<String> = ["Constant", "Identity", "Shape", "Gather",
 func integers(_ tensor: ONNXTensor) -> [Int] {
     switch tensor.data {
     case .integers(let values): return values.map { Int(clamping: $0) }
-    case .floats(let values): return values.map { $0.isFinite ? Int(clamping: Int64($0.rounded(.towardZero))) : 0 }
+    // Clamped in Float first: Int64(v) traps from 2^63 on (and Float(Int64.max) rounds up to it).
+    case .floats(let values): return values.map { v in v.isNaN ? 0 : v >= 9.2e18 ? Int.max : v <= -9.2e18 ? Int.min : Int(v) }
     }
 }
 
@@ -79,6 +80,9 @@ func foldConstant(_ node: ONNXNode, inputs: [ONNXTensor?], opset: Int64) throws(
         var t = try input(0)
         let rank = t.dims.count
         let axes = try axesOperand().map { $0 < 0 ? $0 + rank : $0 }
+        guard axes.allSatisfy({ $0 >= 0 && $0 < rank && t.dims[$0] == 1 }) else {
+            throw LiftCAMError("\(node.label): cannot squeeze axes \(axes) of shape \(t.dims) (each must have size 1)")
+        }
         t.dims = t.dims.enumerated().filter { axes.isEmpty ? $0.element != 1 : !axes.contains($0.offset) }.map { $0.element }
         return [t]
     case "Concat":
@@ -99,8 +103,8 @@ func foldConstant(_ node: ONNXNode, inputs: [ONNXTensor?], opset: Int64) throws(
         let isFloat = to == 1 || to == 10 || to == 11 || to == 16
         return [ONNXTensor(dims: t.dims, data: isFloat ? .floats(floats(t)) : .integers(integers(t).map { Int64($0) }))]
     case "Shape":
-        let t = try input(0)
-        return [ONNXTensor(dims: [t.dims.count], data: .integers(t.dims.map { Int64($0) }))]
+        let dims = try shapeSlice(node, try input(0).dims)
+        return [ONNXTensor(dims: [dims.count], data: .integers(dims.map { Int64($0) }))]
     case "Reshape":
         var t = try input(0)
         t.dims = try resolveReshape(node, from: t.dims, to: integers(try input(1)))
@@ -130,6 +134,14 @@ func foldConstant(_ node: ONNXNode, inputs: [ONNXTensor?], opset: Int64) throws(
     default:
         throw LiftCAMError("\(node.label): cannot be computed at load time")
     }
+}
+
+/// The dimensions ONNX Shape returns: `dims[start..<end]` (opset 15's attributes, negative from the
+/// end, clamped).
+func shapeSlice(_ node: ONNXNode, _ dims: [Int]) throws(LiftCAMError) -> [Int] {
+    let start = try node.int("start", default: 0), end = try node.int("end", default: dims.count)
+    func clamp(_ v: Int) -> Int { min(max(v < 0 ? v + dims.count : v, 0), dims.count) }
+    return Array(dims[clamp(start)..<max(clamp(start), clamp(end))])
 }
 
 /// Elementwise arithmetic of two constants, broadcast; integer division truncates, as ONNX Runtime.

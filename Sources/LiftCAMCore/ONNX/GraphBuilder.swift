@@ -23,6 +23,12 @@ public struct GraphModel: Sendable {
     /// The input normalisation the file's metadata states (`liftcam.mean`, `liftcam.std`: "R,G,B"),
     /// nil when it states none (the tool then uses ImageNet's).
     public let mean: [Float]?, std: [Float]?
+    /// Tensor names that stand for a slot of another name (the outputs of Identity and Dropout,
+    /// which pass their input on): splits accept them too.
+    public let aliases: [String: Int]
+
+    /// The slot that `name` (a tensor name, or an alias of one) names, if any.
+    public func slot(named name: String) -> Int? { graph.slot(named: name) ?? aliases[name] }
 }
 
 extension GraphModel: Equatable {
@@ -74,7 +80,10 @@ struct GraphBuilder {
         for shape in outputShapes {
             var elements = 1, overflow = false
             for size in shape where !overflow { (elements, overflow) = elements.multipliedReportingOverflow(by: size) }
-            guard !overflow, elements <= Network.maximumActivationElements, shape.allSatisfy({ $0 >= 0 }) else {
+            guard shape.allSatisfy({ $0 >= 1 }) else {
+                throw LiftCAMError("\(operation.name): an output of shape \(shape) is empty")
+            }
+            guard !overflow, elements <= Network.maximumActivationElements else {
                 throw LiftCAMError("\(operation.name): an output of shape \(shape) is too large (more than \(Network.maximumActivationElements) values)")
             }
         }
@@ -138,9 +147,13 @@ extension GraphModel {
             let names = text.split(separator: "\n", omittingEmptySubsequences: false).map { oneLine($0) }
             if names.count == classes { classNames = names }
         }
+        var aliases: [String: Int] = [:]
+        for (name, value) in builder.values {
+            if case .computed(let slot, _) = value, builder.slotNames[slot] != name { aliases[name] = slot }
+        }
         var defaultLayer: String
         if let named = model.metadata["liftcam.default_layer"] {
-            guard whole.slot(named: named) != nil else {
+            guard whole.slot(named: named) != nil || aliases[named] != nil else {
                 throw LiftCAMError("metadata liftcam.default_layer names '\(oneLine(named))', which the graph does not compute")
             }
             defaultLayer = named
@@ -155,7 +168,7 @@ extension GraphModel {
         let std = triple("liftcam.std")
         return GraphModel(graph: whole, inputShape: inputShape, classCount: classes, classNames: classNames,
                           defaultLayer: defaultLayer, path: path, mean: triple("liftcam.mean"),
-                          std: std?.allSatisfy({ $0 > 0 }) == true ? std : nil)
+                          std: std?.allSatisfy({ $0 > 0 }) == true ? std : nil, aliases: aliases)
     }
 
     /// One image's `[C, H, W]` from the input's declared `[N, C, H, W]`; a symbolic height or width

@@ -89,6 +89,10 @@ extension GraphBuilder {
         guard dilations == [1, 1], pads[0] == pads[2], pads[1] == pads[3] else {
             throw LiftCAMError("\(node.label): dilated or asymmetrically padded pooling is not supported")
         }
+        // PyTorch's rule: a window never lies wholly in the padding.
+        guard pads[0] <= kernel[0] / 2, pads[1] <= kernel[1] / 2 else {
+            throw LiftCAMError("\(node.label): pads \(pads) exceed half the window \(kernel)")
+        }
         let geometry = Pool2dShape(kernelHeight: kernel[0], kernelWidth: kernel[1], strideHeight: strides[0], strideWidth: strides[1],
                                    paddingHeight: pads[0], paddingWidth: pads[1], ceilMode: try node.int("ceil_mode", default: 0) != 0)
         if node.opType == "MaxPool" {

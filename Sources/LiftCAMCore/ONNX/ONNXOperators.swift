@@ -23,9 +23,7 @@ extension GraphBuilder {
         let allConstant = zip(node.inputs, constants).allSatisfy { $0.isEmpty || $1 != nil }
         if foldableOperators.contains(node.opType), allConstant || node.opType == "Shape" {
             if node.opType == "Shape", case .computed(_, let shape)? = inputs.first ?? nil {
-                let start = try node.int("start", default: 0), end = try node.int("end", default: shape.count)
-                let clamp = { (v: Int) in min(max(v < 0 ? v + shape.count : v, 0), shape.count) }
-                let dims = shape[clamp(start)..<max(clamp(start), clamp(end))]
+                let dims = try shapeSlice(node, shape)
                 values[node.outputs[0]] = .constant(ONNXTensor(name: node.outputs[0], dims: [dims.count], data: .integers(dims.map { Int64($0) })))
                 return
             }
@@ -40,7 +38,7 @@ extension GraphBuilder {
         }
         if ["Add", "Sub", "Mul", "Div"].contains(node.opType) {
             // Either operand may be the constant one.
-            try addArithmetic(node, name: node.name.isEmpty ? node.outputs[0] : node.name, inputs: inputs, constants: constants)
+            try addArithmetic(node, name: oneLine(node.name.isEmpty ? node.outputs[0] : node.name), inputs: inputs, constants: constants)
             return
         }
         guard case .computed(let x, let shape)? = inputs.first ?? nil else {
@@ -64,7 +62,7 @@ extension GraphBuilder {
 
     private mutating func addComputed(_ node: ONNXNode, x: Int, shape: [Int], inputs: [BuildValue?],
                                       constants: [ONNXTensor?]) throws(LiftCAMError) {
-        let name = node.name.isEmpty ? node.outputs[0] : node.name
+        let name = oneLine(node.name.isEmpty ? node.outputs[0] : node.name)
         let output = node.outputs[0]
         switch node.opType {
         case "Conv":
@@ -119,6 +117,9 @@ extension GraphBuilder {
             } else {
                 let parts = node.outputs.count, size = shape[axis]
                 sizes = (0..<parts).map { i in (size + parts - 1) / parts - (i == parts - 1 ? (size + parts - 1) / parts * parts - size : 0) }
+            }
+            guard sizes.count == node.outputs.count else {
+                throw LiftCAMError("\(node.label): \(sizes.count) split sizes for \(node.outputs.count) outputs")
             }
             try add(SplitOperation(name: name, axis: axis, sizes: sizes), inputs: [x], outputNames: node.outputs)
         case "MaxPool", "AveragePool":
