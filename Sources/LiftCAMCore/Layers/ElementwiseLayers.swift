@@ -20,19 +20,8 @@ public enum ElementwiseFunction: Equatable, Sendable {
     /// x for x ≥ 0, αx below: ONNX LeakyRelu.
     case leakyReLU(alpha: Float)
 
-    /// f(x).
-    @inline(__always)
-    public func value(_ x: Float) -> Float {
-        switch self {
-        case .clip(let lower, let upper): return min(max(x, lower), upper)
-        case .sigmoid: return logistic(x)
-        case .hardSigmoid(let alpha, let beta): return min(max(alpha * x + beta, 0), 1)
-        case .hardSwish: return x * min(max(x / 6 + 0.5, 0), 1)
-        case .silu: return x * logistic(x)
-        case .tanh: return 2 * logistic(2 * x) - 1
-        case .leakyReLU(let alpha): return x >= 0 ? x : alpha * x
-        }
-    }
+    /// f(x): `preciseValue` rounded to Float (one transcription of each function).
+    public func value(_ x: Float) -> Float { Float(preciseValue(Double(x))) }
 
     /// f'(x), with PyTorch's choices at the kinks (the derivative of clip is 1 strictly inside the
     /// interval, as torch's hardtanh_backward; hardswish's is x/3 + 1/2 on [−3, 3]).
@@ -40,17 +29,17 @@ public enum ElementwiseFunction: Equatable, Sendable {
         switch self {
         case .clip(let lower, let upper): return x > lower && x < upper ? 1 : 0
         case .sigmoid:
-            let s = logistic(x)
+            let s = Float(logistic(Double(x)))
             return s * (1 - s)
         case .hardSigmoid(let alpha, let beta):
             let z = alpha * x + beta
             return z > 0 && z < 1 ? alpha : 0
         case .hardSwish: return x < -3 ? 0 : (x <= 3 ? x / 3 + 0.5 : 1)
         case .silu:
-            let s = logistic(x)
+            let s = Float(logistic(Double(x)))
             return s * (1 + x * (1 - s))
         case .tanh:
-            let t = 2 * logistic(2 * x) - 1
+            let t = value(x)
             return 1 - t * t
         case .leakyReLU(let alpha): return x > 0 ? 1 : alpha
         }
@@ -59,11 +48,6 @@ public enum ElementwiseFunction: Equatable, Sendable {
     /// f(x) in Double: the Rescale ratio (f(x) − f(r))/(x − r) divides a difference of two close
     /// values by a small Δx, so it is formed from Double values, not from the Float outputs.
     public func preciseValue(_ x: Double) -> Double {
-        func logistic(_ v: Double) -> Double {
-            if v >= 0 { return 1 / (1 + Elementary.exp(-v)) }
-            let e = Elementary.exp(v)
-            return e / (1 + e)
-        }
         switch self {
         case .clip(let lower, let upper): return min(max(x, Double(lower)), Double(upper))
         case .sigmoid: return logistic(x)
@@ -89,9 +73,8 @@ public enum ElementwiseFunction: Equatable, Sendable {
     }
 }
 
-/// 1 / (1 + e^−x), without overflow for large |x|.
-@inline(__always)
-func logistic(_ x: Float) -> Float {
+/// 1 / (1 + e^−x) in Double, without overflow for large |x|.
+func logistic(_ x: Double) -> Double {
     if x >= 0 { return 1 / (1 + Elementary.exp(-x)) }
     let e = Elementary.exp(x)
     return e / (1 + e)

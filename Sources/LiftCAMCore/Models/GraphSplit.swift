@@ -7,7 +7,7 @@ extension Network {
     /// The split of `graph` after the tensor (or node) named `layer`.
     func splitGraph(_ graph: GraphLayer, model: GraphModel, at layer: String) throws(LiftCAMError) -> SplitNetwork {
         let byNode = graph.steps.first { $0.operation.name == layer }?.outputs.first
-        guard let slot = graph.slot(named: layer) ?? model.aliases[layer] ?? byNode else {
+        guard let slot = model.slot(named: layer) ?? byNode else {
             throw LiftCAMError("unknown layer '\(oneLine(layer))': \(model.path) has no tensor or node of that name; the default is '\(model.defaultLayer)'\(describeMapTensors(graph, model: model))")
         }
         guard slot != graph.inputSlot, slot != graph.outputSlot else {

@@ -78,12 +78,10 @@ struct GraphBuilder {
         }
         let outputShapes = try operation.outputShapes(for: shapes)
         for shape in outputShapes {
-            var elements = 1, overflow = false
-            for size in shape where !overflow { (elements, overflow) = elements.multipliedReportingOverflow(by: size) }
             guard shape.allSatisfy({ $0 >= 1 }) else {
                 throw LiftCAMError("\(operation.name): an output of shape \(shape) is empty")
             }
-            guard !overflow, elements <= Network.maximumActivationElements else {
+            guard let elements = checkedProduct(shape), elements <= Network.maximumActivationElements else {
                 throw LiftCAMError("\(operation.name): an output of shape \(shape) is too large (more than \(Network.maximumActivationElements) values)")
             }
         }
