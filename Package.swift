@@ -2,6 +2,9 @@
 // LiftCAM: a pure-Swift reference implementation of LIFT-CAM (Jung & Oh, ICCV 2021).
 // No package dependencies, by design.
 import PackageDescription
+#if os(Linux)
+import Foundation
+#endif
 
 // Speed: without CPU feature flags, SIMD16<Float>.addingProduct lowers to sixteen calls of fmaf
 // (about 100x slower). The flags below turn it into vfmadd. SwiftPM refuses `unsafeFlags` in a
@@ -14,13 +17,37 @@ import PackageDescription
 // (vectorised SSE, never an fmaf call) and use register tiles sized for SSE. A consumer that builds
 // its whole graph with `-Xcc -mavx2 -Xcc -mfma -Xswiftc -DLIFTCAM_FUSED_MULTIPLY_ADD` gets the root
 // build's kernels back (README, "As a library"; Benchmarks/DEPENDENCY.md).
+//
+// On a build machine whose processor reports AVX-512 (F, VL, BW, DQ in /proc/cpuinfo), the root
+// build also enables those: every SIMD16<Float> becomes one 512-bit register instead of two 256-bit
+// ones, half the instructions for the same arithmetic (GEMM's micro-kernel: 6 vfmadd per depth step
+// instead of 12). The flags follow what the machine that builds reports, never an assumption, and a
+// machine without AVX-512 gets the AVX2 build; LIFTCAM_NO_AVX512 asks for the AVX2 build anyway (to
+// compare the two, Benchmarks/README.md). SwiftPM builds on the machine it runs on; a binary copied
+// to a machine without AVX-512 would stop at its first 512-bit instruction.
 let isCheckedOutDependency = Context.packageDirectory.contains("/checkouts/")
 let portableRequested = Context.environment["LIFTCAM_PORTABLE"] != nil
 var fastMath: [SwiftSetting] = []
 var coreMath: [SwiftSetting] = []
+
+/// The AVX-512 subsets the build machine's processor reports, as clang flags (empty when not all four).
+func hostAVX512Flags() -> [String] {
+    #if os(Linux)
+    guard Context.environment["LIFTCAM_NO_AVX512"] == nil,
+          let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return [] }
+    let reported = Set(flagsLine.split(separator: " ").map(String.init))
+    let subsets = ["avx512f", "avx512vl", "avx512bw", "avx512dq"]
+    guard subsets.allSatisfy(reported.contains) else { return [] }
+    return subsets.flatMap { ["-Xcc", "-m" + $0] }
+    #else
+    return []
+    #endif
+}
+
 #if arch(x86_64)
 if !isCheckedOutDependency && !portableRequested {
-    fastMath = [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma"])]
+    fastMath = [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma"] + hostAVX512Flags())]
     coreMath = fastMath
 } else {
     coreMath = [.define("LIFTCAM_SEPARATE_MULTIPLY_ADD")]

@@ -52,7 +52,7 @@ func benchTensor(_ shape: [Int], seed: UInt64 = 1) -> Tensor {
 }
 
 /// Words given on the command line: only rows whose kernel name contains one of them run.
-let rowFilters = CommandLine.arguments.dropFirst().map { $0.lowercased() }
+let rowFilters = CommandLine.arguments.dropFirst().map { $0.lowercased() }.filter { !$0.hasPrefix("threads=") }
 
 /// Whether the row of this kernel was asked for (all rows when no filter was given).
 func isSelected(_ kernel: String) -> Bool {

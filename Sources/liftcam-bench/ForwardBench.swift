@@ -35,18 +35,45 @@ func runSingleForward(_ name: String) throws {
     print("\(name): one forward, logits \(logits.shape)")
 }
 
-/// Each top-level module of the fused network on one 224×224 input: median of 5 runs per module.
+/// Each layer of the network as `forward` runs it (batch-norms folded, ReLUs merged into the
+/// convolutions), on one 224×224 input: median of 5 runs per layer, residual blocks opened up into
+/// their convolutions (the residual add with its ReLU is the block's own row), and each
+/// convolution's rate in GFLOP/s (2 per multiply-add of the direct convolution, whatever the
+/// kernel: a Winograd layer's rate is its equivalent).
 func profileModules(_ network: Network, name: String) {
-    let fused = Sequential(name: name, layers: network.modules).fused()
+    let layers = Sequential(name: name, layers: network.modules).fused().mergingReLUs().layers
     var x = benchTensor([1, 3, 224, 224], seed: 2)
-    var total = 0.0
-    for layer in fused.layers {
-        let input = x
-        let times = timedRuns(5) { x = layer.forward(input) }
-        total += median(times)
-        print("|   \(layer.name) | \(input.shape) → \(x.shape) | \(formatted(median(times) * 1e3, digits: 2)) ms |")
+    var total = 0.0, convolutionSeconds = 0.0, convolutionFlops = 0.0
+    print("\n| layer | input → output | ms | GFLOP/s |\n|---|---|---:|---:|")
+    func timeLeaf(_ layer: any Layer, _ input: Tensor, label: String) -> Tensor {
+        var output = input
+        let seconds = median(timedRuns(5) { output = layer.forward(input) })
+        total += seconds
+        var rate = ""
+        let convolution = (layer as? Conv2dLayer) ?? (layer as? ConvolutionReLU)?.convolution
+        if let g = convolution?.geometry, output.shape.count == 4 {
+            let flops = 2.0 * Double(output.count * g.inChannelsPerGroup * g.kernelHeight * g.kernelWidth)
+            convolutionSeconds += seconds
+            convolutionFlops += flops
+            rate = formatted(flops / seconds / 1e9, digits: 1)
+        }
+        print("| \(label) | \(input.shape) → \(output.shape) | \(formatted(seconds * 1e3, digits: 2)) | \(rate) |")
+        return output
     }
-    print("|   sum of modules | | \(formatted(total * 1e3, digits: 1)) ms |")
+    for layer in layers {
+        guard let block = layer as? ResidualBlock else {
+            x = timeLeaf(layer, x, label: layer.name)
+            continue
+        }
+        var branch = x
+        for inner in block.branch.layers { branch = timeLeaf(inner, branch, label: inner.name) }
+        let shortcut = block.downsample.map { timeLeaf($0, x, label: $0.layers.first?.name ?? $0.name) } ?? x
+        let seconds = median(timedRuns(5) { x = addReLU(branch, shortcut) })
+        total += seconds
+        print("| \(block.name) add + relu | \(branch.shape) | \(formatted(seconds * 1e3, digits: 2)) | |")
+    }
+    print("| sum of layers | | \(formatted(total * 1e3, digits: 1)) | |")
+    print("| of which convolutions | | \(formatted(convolutionSeconds * 1e3, digits: 1)) | \(formatted(convolutionFlops / convolutionSeconds / 1e9, digits: 1)) |")
 }
 
 

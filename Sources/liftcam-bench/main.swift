@@ -4,6 +4,10 @@
 import LiftCAM
 
 keepFreedMemoryInHeap()   // as the liftcam tool does
+// `threads=N` among the arguments runs on N worker threads (default: all cores).
+if let threads = CommandLine.arguments.first(where: { $0.hasPrefix("threads=") }).flatMap({ Int($0.dropFirst(8)) }) {
+    limitWorkerThreads(to: threads)
+}
 
 /// C = op(A)·op(B) on buffers of values in [-1, 1): `gemm` against `gemmNaive`.
 func benchmarkGEMM(m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false, repetitions: Int) {
@@ -17,7 +21,7 @@ func benchmarkGEMM(m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = 
         c.withUnsafeMutableBufferPointer { c in
             let multiply = fast ? gemm : gemmNaive
             multiply(m, n, k, a.baseAddress!, transA ? m : k, transA, b.baseAddress!, transB ? k : n, transB,
-                     c.baseAddress!, n, false)
+                     c.baseAddress!, n, false, nil, nil)
         }}}
     }
     measure("gemm \(form)", "\(m)×\(n)×\(k)", work: .flops(2.0 * Double(m * n * k)), repetitions: repetitions,
@@ -186,3 +190,5 @@ if rowFilters.contains(where: { $0.hasPrefix("forward") }) {
 if rowFilters.contains("methods") {
     do { try runMethodBenchmarks() } catch { print("methods benchmark failed: \(error)") }
 }
+
+if rowFilters.contains("handoff") { runHandOffBenchmarks() }

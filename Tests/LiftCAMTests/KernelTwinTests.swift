@@ -52,20 +52,24 @@ func innerProduct(_ a: [Float], _ b: [Float]) -> Double {
 final class KernelTwinTests: PlatformTestCase {
     /// Runs `gemm` or `gemmNaive` on row-major buffers with leading dimensions.
     private func multiply(_ fast: Bool, m: Int, n: Int, k: Int, a: [Float], lda: Int, transA: Bool,
-                          b: [Float], ldb: Int, transB: Bool, c: [Float], ldc: Int, accumulate: Bool) -> [Float] {
+                          b: [Float], ldb: Int, transB: Bool, c: [Float], ldc: Int, accumulate: Bool,
+                          rowBias: [Float]? = nil, clamp: ClosedRange<Float>? = nil) -> [Float] {
         var c = c
+        let biasValues = rowBias ?? []
         a.withUnsafeBufferPointer { a in
         b.withUnsafeBufferPointer { b in
+        biasValues.withUnsafeBufferPointer { bias in
         c.withUnsafeMutableBufferPointer { c in
             let (pa, pb, pc) = (a.baseAddress!, b.baseAddress!, c.baseAddress!)
+            let pbias = rowBias == nil ? nil : bias.baseAddress
             if fast {
                 gemm(m: m, n: n, k: k, a: pa, lda: lda, transA: transA, b: pb, ldb: ldb, transB: transB,
-                     c: pc, ldc: ldc, accumulate: accumulate)
+                     c: pc, ldc: ldc, accumulate: accumulate, rowBias: pbias, clamp: clamp)
             } else {
                 gemmNaive(m: m, n: n, k: k, a: pa, lda: lda, transA: transA, b: pb, ldb: ldb, transB: transB,
-                          c: pc, ldc: ldc, accumulate: accumulate)
+                          c: pc, ldc: ldc, accumulate: accumulate, rowBias: pbias, clamp: clamp)
             }
-        }}}
+        }}}}
         return c
     }
 
@@ -84,11 +88,16 @@ final class KernelTwinTests: PlatformTestCase {
             let added = multiply(fast, m: 2, n: 2, k: 3, a: a, lda: 3, transA: false, b: b, ldb: 2, transB: false,
                                  c: [100, 200, 300, 400], ldc: 2, accumulate: true)
             XCTAssertEqual(added, [110, 206, 322, 412], "accumulate, fast \(fast)")
+            // The write-back: bias [−15, −20] per row, then clamped to 0…6 (ReLU6).
+            let clamped = multiply(fast, m: 2, n: 2, k: 3, a: a, lda: 3, transA: false, b: b, ldb: 2, transB: false,
+                                   c: [100, 200, 300, 400], ldc: 2, accumulate: false, rowBias: [-15, -20], clamp: 0 ... 6)
+            XCTAssertEqual(clamped, [0, 0, 2, 0], "bias and clamp, fast \(fast)")
         }
     }
 
-    /// 48 random shapes over all transpose forms, accumulate on and off, leading dimensions wider
-    /// than the rows; sizes cross the 6×16 tile, the 96-row block and the 256-deep slab edges.
+    /// 48 random shapes over all transpose forms, accumulate on and off, with and without a row bias
+    /// and a clamp (the write-back a convolution's bias and ReLU take), leading dimensions wider than
+    /// the rows; sizes cross the 6×16 tile, the 96-row block and the 256-deep slab edges.
     /// Tolerance: max |Δ| ≤ 1e-5 · (1 + max |reference|) (two summation orders of K products in [-1, 1]).
     /// C's padding columns (beyond n) must come back untouched, bit for bit.
     func testGEMMMatchesNaiveOnRandomShapes() {
@@ -102,11 +111,14 @@ final class KernelTwinTests: PlatformTestCase {
             let ldc = n + random.int(0 ... 3)
             let a = random.floats((transA ? k : m) * lda), b = random.floats((transB ? n : k) * ldb)
             let c = random.floats(m * ldc)
+            let rowBias = trial % 3 == 0 ? nil : random.floats(m)
+            let clamp: ClosedRange<Float>? = random.pick([nil, 0 ... .infinity, -0.5 ... 0.75])
             let fast = multiply(true, m: m, n: n, k: k, a: a, lda: lda, transA: transA, b: b, ldb: ldb, transB: transB,
-                                c: c, ldc: ldc, accumulate: accumulate)
+                                c: c, ldc: ldc, accumulate: accumulate, rowBias: rowBias, clamp: clamp)
             let naive = multiply(false, m: m, n: n, k: k, a: a, lda: lda, transA: transA, b: b, ldb: ldb, transB: transB,
-                                 c: c, ldc: ldc, accumulate: accumulate)
+                                 c: c, ldc: ldc, accumulate: accumulate, rowBias: rowBias, clamp: clamp)
             let what = "trial \(trial): m \(m) n \(n) k \(k) transA \(transA) transB \(transB) accumulate \(accumulate)"
+                + " bias \(rowBias != nil) clamp \(clamp.map { "\($0)" } ?? "none")"
             let inside = (0 ..< m * ldc).filter { $0 % ldc < n }, outside = (0 ..< m * ldc).filter { $0 % ldc >= n }
             assertClose(inside.map { fast[$0] }, inside.map { naive[$0] }, relativeTolerance: 1e-5, what)
             assertBitwiseEqual(outside.map { fast[$0] }, outside.map { c[$0] }, "\(what): padding")
@@ -114,10 +126,13 @@ final class KernelTwinTests: PlatformTestCase {
     }
 
     /// Edges the random shapes rarely reach: K = 0 (an empty sum), more than 4096 columns (two
-    /// column blocks), a single row or column, and a product large enough to run on all cores.
+    /// column blocks), a single row or column, a product large enough to run on all cores, and one
+    /// whose packed slabs exceed `gemmPackedFloatLimit` together (7 × 2100 × 1030: packed and
+    /// multiplied one slab at a time, where the others take all their slabs in one pass).
     func testGEMMEdgeShapes() {
         var random = KernelTestRandom(seed: 0xED6E)
-        for (m, n, k) in [(3, 4, 0), (2, 4100, 5), (1, 1, 700), (1, 300, 40), (300, 1, 40), (130, 4099, 33), (200, 200, 520)] {
+        for (m, n, k) in [(3, 4, 0), (2, 4100, 5), (1, 1, 700), (1, 300, 40), (300, 1, 40), (130, 4099, 33), (200, 200, 520),
+                          (7, 2100, 1030)] {
             for (transA, transB) in [(false, false), (true, true)] {
                 let a = random.floats(m * k), b = random.floats(k * n), c = random.floats(m * n)
                 for accumulate in [false, true] {

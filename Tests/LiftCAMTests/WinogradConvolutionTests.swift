@@ -46,11 +46,11 @@ final class WinogradConvolutionTests: PlatformTestCase {
 
     /// Weights too large to keep transformed (36 · O · C over `winogradCachedWeightLimit`) are
     /// transformed on the fly, 12 rows and one depth slab at a time: shapes with several slabs
-    /// (C = 520, 600), an odd number of 6-row panels (O = 125: 21 panels) and O not a multiple of 6.
+    /// (C = 1030, 1100), an odd number of 6-row panels (O = 245: 41 panels) and O not a multiple of 6.
     func testOnTheFlyTransformMatchesNaive() {
         var random = KernelTestRandom(seed: 0xF1)
         for (inChannels, outChannels, height, width, padding, batch) in
-                [(300, 230, 7, 9, (1, 1), 2), (520, 131, 6, 6, (1, 0), 1), (600, 125, 5, 4, (0, 1), 1), (257, 257, 3, 3, (1, 1), 1)] {
+                [(600, 460, 7, 9, (1, 1), 2), (1030, 260, 6, 6, (1, 0), 1), (1100, 245, 5, 4, (0, 1), 1), (517, 517, 3, 3, (1, 1), 1)] {
             let geometry = shape(inChannels, outChannels, padding: padding)
             XCTAssertFalse(winogradCachesWeights(geometry), "\(geometry) would be cached")
             let x = random.tensor([batch, inChannels, height, width])

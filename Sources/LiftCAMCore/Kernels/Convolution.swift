@@ -53,9 +53,13 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: Conv2d
 }
 
 /// `conv2d` with the weight `[O, C·kh·kw]` optionally packed beforehand for the GEMMs (layers keep
-/// one; one group only).
-func conv2d(_ input: Tensor, weight: Tensor, packedWeight: PackedMatrix?, bias: Tensor?, shape: Conv2dShape) -> Tensor {
-    if shape.runsDirect { return conv2dDirect(input, weight: weight, bias: bias, shape: shape, applyReLU: false) }
+/// one; one group only), and the output clamped to `clamp` (a ReLU after it: `0 ... .infinity`) as
+/// the GEMMs write it, where the bias is added too.
+func conv2d(_ input: Tensor, weight: Tensor, packedWeight: PackedMatrix?, bias: Tensor?, shape: Conv2dShape,
+            clamp: ClosedRange<Float>? = nil) -> Tensor {
+    if shape.runsDirect && (clamp == nil || clamp == 0 ... .infinity) {
+        return conv2dDirect(input, weight: weight, bias: bias, shape: shape, applyReLU: clamp != nil)
+    }
     let (batch, height, width, outputHeight, outputWidth) =
         checkConvolution(inputShape: input.shape, weight: weight, shape: shape)
     precondition(bias == nil || bias!.count == shape.outChannels, "conv2d: bias does not match \(shape)")
@@ -73,13 +77,16 @@ func conv2d(_ input: Tensor, weight: Tensor, packedWeight: PackedMatrix?, bias: 
         products.deallocate()
     }
 
+    let biasValues = bias?.storage ?? []
     return makeTensor(shape: [batch, outChannels, outputHeight, outputWidth]) { output in
         let out = output.baseAddress!                                 // [N, O, oh, ow]
-        fillChannels(out, batch: batch, channels: outChannels, planeSize: planeSize, bias: bias)
         input.storage.withUnsafeBufferPointer { inputBuffer in
         weight.storage.withUnsafeBufferPointer { weightBuffer in
+        biasValues.withUnsafeBufferPointer { biasBuffer in
             let x = inputBuffer.baseAddress!, w = weightBuffer.baseAddress!  // [N, C, H, W], [O, C·kh·kw]
+            let b = bias == nil ? nil : biasBuffer.baseAddress                // [O]
             if plan.itemsPerGroup > 1 {
+                fillChannels(out, batch: batch, channels: outChannels, planeSize: planeSize, bias: bias)
                 for first in stride(from: 0, to: batch, by: plan.itemsPerGroup) {
                     let items = min(plan.itemsPerGroup, batch - first), groupColumns = items * planeSize
                     for group in 0 ..< groups {
@@ -101,16 +108,18 @@ func conv2d(_ input: Tensor, weight: Tensor, packedWeight: PackedMatrix?, bias: 
                         }
                     }
                 }
+                if let clamp { clampInPlace(output, to: clamp) }
                 return
             }
+            // Each GEMM writes its outputs whole: bias and clamp in its write-back, no fill before.
             for item in 0 ..< batch {
                 for group in 0 ..< groups {
                     let itemInput = x + at.input(item, group), itemOutput = out + at.output(item, group)
-                    let groupWeight = w + at.weight(group)
+                    let groupWeight = w + at.weight(group), groupBias = b.map { $0 + group * groupOut }
                     if shape.isPointwise {
                         gemmBlocked(m: groupOut, n: planeSize, k: rows, a: groupWeight, lda: rows, transA: false,
                                     prepackedA: packedWeight, b: itemInput, ldb: planeSize, transB: false,
-                                    c: itemOutput, ldc: planeSize, accumulate: true)
+                                    c: itemOutput, ldc: planeSize, accumulate: false, rowBias: groupBias, clamp: clamp)
                         continue
                     }
                     for firstRow in stride(from: 0, to: outputHeight, by: plan.bandRows) {
@@ -120,11 +129,12 @@ func conv2d(_ input: Tensor, weight: Tensor, packedWeight: PackedMatrix?, bias: 
                                outputRows: band, outputWidth: outputWidth, rowStride: bandColumns, into: columns)
                         gemmBlocked(m: groupOut, n: bandColumns, k: rows, a: groupWeight, lda: rows, transA: false,
                                     prepackedA: packedWeight, b: columns, ldb: bandColumns, transB: false,
-                                    c: itemOutput + firstRow * outputWidth, ldc: planeSize, accumulate: true)
+                                    c: itemOutput + firstRow * outputWidth, ldc: planeSize, accumulate: false,
+                                    rowBias: groupBias, clamp: clamp)
                     }
                 }
             }
-        }}
+        }}}
     }
 }
 
@@ -241,6 +251,12 @@ func fillChannels(_ out: UnsafeMutablePointer<Float>, batch: Int, channels: Int,
     } else {
         out.initialize(repeating: 0, count: batch * channels * planeSize)
     }
+}
+
+/// x = min(max(x, lower), upper) element by element, in place: the clamp of `conv2d`'s grouped-items
+/// path, whose output is summed from the GEMM's products after it.
+func clampInPlace(_ buffer: UnsafeMutableBufferPointer<Float>, to range: ClosedRange<Float>) {
+    for i in buffer.indices { buffer[i] = min(max(buffer[i], range.lowerBound), range.upperBound) }
 }
 
 /// The seven plain loops of `conv2d`: y[n,o,i,j] = b[o] + Σ_{c,u,v} w[o,c,u,v] · x[n, g·C/G + c, y, x]

@@ -7,24 +7,31 @@ let gemmDepthBlock = 256
 let gemmRowBlock = 96
 /// Columns of C packed at once (NC): bounds the packed B slab to 256 × 4096 floats = 4 MiB.
 let gemmColumnBlock = 4096
+/// Packed floats (8 MiB) up to which all depth slabs of a column block are packed in one pass and
+/// multiplied in one (see `gemmBlocked`); above it, one slab at a time.
+let gemmPackedFloatLimit = 1 << 21
 
-/// Row-major matrix product C[M,N] = op(A)[M,K] · op(B)[K,N], added to C when `accumulate`.
+/// Row-major matrix product C[M,N] = op(A)[M,K] · op(B)[K,N], added to C when `accumulate`; then, as
+/// each element is written, `rowBias[i]` added to row i and the result clamped to `clamp` when given
+/// (a convolution's bias and its ReLU, ReLU6 or other clip, with no pass of their own over C).
 ///
 /// op(A) is A stored `[M, K]` with leading dimension `lda`, or Aᵀ of A stored `[K, M]` when
 /// `transA`; likewise for B (`[K, N]`, or `[N, K]` when `transB`). C is `[M, N]` with leading
 /// dimension `ldc`. Leading dimensions may exceed the row width (sub-matrices of larger ones).
 ///
 /// Blocked as in Goto & van de Geijn (2008): for each 4096-column block and 256-deep slab, op(B)
-/// and op(A) are packed into panels (in parallel), then the 6×16 SIMD16 micro-kernel runs over
-/// all tiles of C, tasks split over row blocks and column chunks on all cores. The sum runs in
+/// and op(A) are packed into panels (in parallel; all slabs at once when they fit in 8 MiB), then
+/// the 6×16 SIMD16 micro-kernel runs over all tiles of C, tasks split over row blocks and column
+/// chunks on all cores. The sum runs in
 /// another order than `gemmNaive`, so results agree to rounding (about K · ε · max|term|).
 public func gemm(m: Int, n: Int, k: Int,
                  a: UnsafePointer<Float>, lda: Int, transA: Bool,
                  b: UnsafePointer<Float>, ldb: Int, transB: Bool,
-                 c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+                 c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
+                 rowBias: UnsafePointer<Float>? = nil, clamp: ClosedRange<Float>? = nil) {
     checkGEMMArguments(m: m, n: n, k: k, lda: lda, transA: transA, ldb: ldb, transB: transB, ldc: ldc)
     gemmBlocked(m: m, n: n, k: k, a: a, lda: lda, transA: transA, prepackedA: nil,
-                b: b, ldb: ldb, transB: transB, c: c, ldc: ldc, accumulate: accumulate)
+                b: b, ldb: ldb, transB: transB, c: c, ldc: ldc, accumulate: accumulate, rowBias: rowBias, clamp: clamp)
 }
 
 /// `gemm` with op(A) optionally packed beforehand (`PackedMatrix`), so that calls with few columns
@@ -32,22 +39,35 @@ public func gemm(m: Int, n: Int, k: Int,
 func gemmBlocked(m: Int, n: Int, k: Int,
                  a: UnsafePointer<Float>, lda: Int, transA: Bool, prepackedA: PackedMatrix?,
                  b: UnsafePointer<Float>, ldb: Int, transB: Bool,
-                 c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+                 c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
+                 rowBias: UnsafePointer<Float>? = nil, clamp: ClosedRange<Float>? = nil) {
     precondition(prepackedA == nil || (prepackedA!.rows == m && prepackedA!.depth == k), "gemm: packed A does not match")
     if m == 0 || n == 0 { return }
     if k == 0 {
-        // An empty sum: C is zero, or unchanged when accumulating.
-        if !accumulate { for i in 0 ..< m { (c + i * ldc).update(repeating: 0, count: n) } }
+        // An empty sum: C is zero, or unchanged when accumulating; then the bias and the clamp.
+        let writeBack = GEMMWriteBack(accumulate: accumulate, rowBias: rowBias, clamp: clamp)
+        for i in 0 ..< m {
+            for j in 0 ..< n { c[i * ldc + j] = writeBack.finished(0, previous: c[i * ldc + j], row: i) }
+        }
         return
     }
     let rowPanels = (m + gemmTileRows - 1) / gemmTileRows
     // Equal slabs and column blocks, at most the block sizes: K = 576 runs as 3 × 192, not
     // 256 + 256 + 64, whose thin last slab would read and write all of C for little arithmetic.
     let slabDepth = evenBlock(k, atMost: gemmDepthBlock, multipleOf: 1)
+    let slabCount = (k + slabDepth - 1) / slabDepth
     let blockColumns = evenBlock(n, atMost: gemmColumnBlock, multipleOf: gemmTileColumns)
     let blockColumnPanels = (blockColumns + gemmTileColumns - 1) / gemmTileColumns
-    let packedA = allocateAlignedFloats(prepackedA == nil ? rowPanels * gemmTileRows * slabDepth : 0)  // [panels, depth, 6]
-    let packedB = allocateAlignedFloats(blockColumnPanels * gemmTileColumns * slabDepth)   // [panels, depth, 16]
+    // When every slab's packed panels fit in `gemmPackedFloatLimit`, one pass packs them all and one
+    // computes them all: two hand-offs to the workers per column block instead of two per slab, and
+    // no wait for the slowest worker at the end of every slab (ResNet's 1×1 convolutions on 14×14,
+    // K = 1024, and 3×3 ones on 7×7, K = 4608, have 4–18 slabs). Each task still runs its slabs in
+    // order, so every sum is added up exactly as slab by slab.
+    let packedRows = prepackedA == nil ? rowPanels * gemmTileRows : 0
+    let slabsPerPass = (blockColumnPanels * gemmTileColumns + packedRows) * k <= gemmPackedFloatLimit ? slabCount : 1
+    let passDepth = min(k, slabsPerPass * slabDepth)
+    let packedA = allocateAlignedFloats(packedRows * passDepth)                              // per slab [panels, depth, 6]
+    let packedB = allocateAlignedFloats(blockColumnPanels * gemmTileColumns * passDepth)   // per slab [panels, depth, 16]
     defer {
         packedA.deallocate()
         packedB.deallocate()
@@ -58,53 +78,71 @@ func gemmBlocked(m: Int, n: Int, k: Int,
     for column0 in stride(from: 0, to: n, by: blockColumns) {
         let columns = min(blockColumns, n - column0)
         let columnPanels = (columns + gemmTileColumns - 1) / gemmTileColumns
-        for depth0 in stride(from: 0, to: k, by: slabDepth) {
-            let depth = min(slabDepth, k - depth0)
-            // The first slab writes C unless the caller asked to add to it; later slabs add.
-            let overwrite = depth0 == 0 && !accumulate
+        for firstSlab in stride(from: 0, to: slabCount, by: slabsPerPass) {
+            let slabs = firstSlab ..< min(slabCount, firstSlab + slabsPerPass)
+            let passDepth0 = firstSlab * slabDepth, depthInPass = min(k, slabs.upperBound * slabDepth) - passDepth0
+            // A slab's panels start at its depth within the pass times the panels' width in all
+            // (the layout of `PackedMatrix`).
+            @inline(__always) func slabOfA(_ depth0: Int) -> UnsafePointer<Float> {
+                if let prepackedA { return UnsafePointer(prepackedA.panels + rowPanels * gemmTileRows * depth0) }
+                return UnsafePointer(packedA + rowPanels * gemmTileRows * (depth0 - passDepth0))
+            }
+            @inline(__always) func slabOfB(_ depth0: Int) -> UnsafeMutablePointer<Float> {
+                packedB + columnPanels * gemmTileColumns * (depth0 - passDepth0)
+            }
 
-            // Pack the slab's panels of B, then of A, in one parallel pass (one hand-off, not two).
-            let panelsToPack = columnPanels + (prepackedA == nil ? rowPanels : 0)
-            let slabA: UnsafePointer<Float> = prepackedA.map { UnsafePointer($0.panels + rowPanels * gemmTileRows * depth0) } ?? UnsafePointer(packedA)
-            forEachSlice(items: panelsToPack, totalWork: (columns + (prepackedA == nil ? m : 0)) * depth) { panels in
-                for panel in panels {
+            // Pack the pass's panels of B, then of A, in one parallel pass (one hand-off, not two).
+            let panelsPerSlab = columnPanels + (prepackedA == nil ? rowPanels : 0)
+            forEachSlice(items: slabs.count * panelsPerSlab, totalWork: (columns + packedRows) * depthInPass) { items in
+                for item in items {
+                    let (slabInPass, panel) = item.quotientAndRemainder(dividingBy: panelsPerSlab)
+                    let depth0 = (firstSlab + slabInPass) * slabDepth, depth = min(slabDepth, k - depth0)
                     if panel < columnPanels {
                         let first = panel * gemmTileColumns
                         packPanelOfB(b, ldb: ldb, transB: transB,
                                      column0: column0 + first, columns: min(gemmTileColumns, columns - first),
-                                     depth0: depth0, depth: depth, into: packedB + panel * gemmTileColumns * depth)
+                                     depth0: depth0, depth: depth, into: slabOfB(depth0) + panel * gemmTileColumns * depth)
                     } else {
                         let first = (panel - columnPanels) * gemmTileRows
                         packPanelOfA(a, lda: lda, transA: transA,
-                                     row0: first, rows: min(gemmTileRows, m - first),
-                                     depth0: depth0, depth: depth, into: packedA + (panel - columnPanels) * gemmTileRows * depth)
+                                     row0: first, rows: min(gemmTileRows, m - first), depth0: depth0, depth: depth,
+                                     into: packedA + rowPanels * gemmTileRows * (depth0 - passDepth0) + first * depth)
                     }
                 }
             }
 
             // Tasks: row blocks × column chunks, enough of them to keep every core busy.
-            let flops = 2 * m * columns * depth
+            let flops = 2 * m * columns * depthInPass
             let wanted = chunkCount(items: rowBlocks * columnPanels, totalWork: flops)
             let columnChunks = min(columnPanels, max(1, (wanted + rowBlocks - 1) / rowBlocks))
             let tasks = rowBlocks * columnChunks
             let computeTask = { (task: Int) in
                 let rowPanelRange = evenSlice(task / columnChunks, of: rowBlocks, total: rowPanels)
                 let columnPanelRange = evenSlice(task % columnChunks, of: columnChunks, total: columnPanels)
-                for columnPanel in columnPanelRange {
-                    let firstColumn = columnPanel * gemmTileColumns
-                    let tileColumns = min(gemmTileColumns, columns - firstColumn)
-                    let panelB = packedB + columnPanel * gemmTileColumns * depth
-                    for rowPanel in rowPanelRange {
-                        let firstRow = rowPanel * gemmTileRows
-                        let tileRows = min(gemmTileRows, m - firstRow)
-                        let panelA = slabA + rowPanel * gemmTileRows * depth
-                        let tile = c + firstRow * ldc + column0 + firstColumn
-                        if tileRows == gemmTileRows && tileColumns == gemmTileColumns {
-                            gemmMicroKernel(depth: depth, packedA: panelA, packedB: panelB,
-                                            c: tile, ldc: ldc, overwrite: overwrite)
-                        } else {
-                            gemmEdgeTile(depth: depth, packedA: panelA, packedB: panelB, c: tile, ldc: ldc,
-                                         rows: tileRows, columns: tileColumns, overwrite: overwrite)
+                for slab in slabs {
+                    let depth0 = slab * slabDepth, depth = min(slabDepth, k - depth0)
+                    // The first slab writes C (adding the bias) unless the caller asked to add to it;
+                    // later slabs add; the last one clamps.
+                    let writeBack = GEMMWriteBack(accumulate: depth0 > 0 || accumulate, rowBias: depth0 == 0 ? rowBias : nil,
+                                                  clamp: depth0 + depth == k ? clamp : nil)
+                    let slabA = slabOfA(depth0), slabB = slabOfB(depth0)
+                    for columnPanel in columnPanelRange {
+                        let firstColumn = columnPanel * gemmTileColumns
+                        let tileColumns = min(gemmTileColumns, columns - firstColumn)
+                        let panelB = slabB + columnPanel * gemmTileColumns * depth
+                        for rowPanel in rowPanelRange {
+                            let firstRow = rowPanel * gemmTileRows
+                            let tileRows = min(gemmTileRows, m - firstRow)
+                            let panelA = slabA + rowPanel * gemmTileRows * depth
+                            let tile = c + firstRow * ldc + column0 + firstColumn
+                            let tileWriteBack = writeBack.startingAt(row: firstRow)
+                            if tileRows == gemmTileRows && tileColumns == gemmTileColumns {
+                                gemmMicroKernel(depth: depth, packedA: panelA, packedB: panelB,
+                                                c: tile, ldc: ldc, writeBack: tileWriteBack)
+                            } else {
+                                gemmEdgeTile(depth: depth, packedA: panelA, packedB: panelB, c: tile, ldc: ldc,
+                                             rows: tileRows, columns: tileColumns, writeBack: tileWriteBack)
+                            }
                         }
                     }
                 }
@@ -156,14 +194,16 @@ func evenBlock(_ total: Int, atMost limit: Int, multipleOf multiple: Int) -> Int
     return min(limit, (size + multiple - 1) / multiple * multiple)
 }
 
-/// The plain triple loop of `gemm`: C[i,j] (+)= Σ_p op(A)[i,p] · op(B)[p,j], summed in order of p.
+/// The plain triple loop of `gemm`: C[i,j] (+)= Σ_p op(A)[i,p] · op(B)[p,j], summed in order of p,
+/// then `rowBias[i]` added and the result clamped to `clamp` when given.
 ///
 /// Reference implementation, for tests and benchmarks: literal mode has no GEMM (ARCHITECTURE.md,
 /// "Naive twins").
 public func gemmNaive(m: Int, n: Int, k: Int,
                       a: UnsafePointer<Float>, lda: Int, transA: Bool,
                       b: UnsafePointer<Float>, ldb: Int, transB: Bool,
-                      c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+                      c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
+                      rowBias: UnsafePointer<Float>? = nil, clamp: ClosedRange<Float>? = nil) {
     checkGEMMArguments(m: m, n: n, k: k, lda: lda, transA: transA, ldb: ldb, transB: transB, ldc: ldc)
     for i in 0 ..< m {
         for j in 0 ..< n {
@@ -173,7 +213,10 @@ public func gemmNaive(m: Int, n: Int, k: Int,
                 let right = transB ? b[j * ldb + p] : b[p * ldb + j]
                 sum += left * right
             }
-            c[i * ldc + j] = accumulate ? c[i * ldc + j] + sum : sum
+            var value = accumulate ? c[i * ldc + j] + sum : sum
+            if let rowBias { value += rowBias[i] }
+            if let clamp { value = min(max(value, clamp.lowerBound), clamp.upperBound) }
+            c[i * ldc + j] = value
         }
     }
 }

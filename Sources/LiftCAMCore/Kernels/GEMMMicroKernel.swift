@@ -101,8 +101,74 @@ func transposeRowsIntoPanel(_ source: UnsafePointer<Float>, rowStride: Int, rows
     }
 }
 
-/// C[6, 16] (+)= packedA[depth, 6]ᵀ · packedB[depth, 16]: the only place where the FLOPs happen.
-/// Kept out of line so its register allocation does not mix with the loops around it.
+/// What the micro-kernel does with its finished sums as it writes them to C: adds C's values (a later
+/// depth slab, or the caller's `accumulate`), adds the row's bias, clamps. A convolution's bias and
+/// ReLU thus cost no pass of their own over its output.
+struct GEMMWriteBack {
+    /// Add the sums to C's values instead of overwriting them.
+    var accumulate: Bool
+    /// One value per row of C, from the first row the writer covers; nil for none.
+    var rowBias: UnsafePointer<Float>?
+    /// The range results are clamped to (ReLU: 0…∞, ReLU6: 0…6); nil for none.
+    var clamp: ClosedRange<Float>?
+
+    /// Sums written as they are.
+    static let overwrite = GEMMWriteBack(accumulate: false, rowBias: nil, clamp: nil)
+    /// Sums added to C's values.
+    static let adding = GEMMWriteBack(accumulate: true, rowBias: nil, clamp: nil)
+
+    /// The same write-back for a tile whose first row is `row`.
+    @inline(__always)
+    func startingAt(row: Int) -> GEMMWriteBack {
+        GEMMWriteBack(accumulate: accumulate, rowBias: rowBias.map { $0 + row }, clamp: clamp)
+    }
+
+    /// The value stored for `sum` in row `row` where C held `previous`, lane by lane.
+    @inline(__always)
+    func finished<Lanes: GEMMLanes>(_ sum: Lanes, previous: @autoclosure () -> Lanes, row: Int) -> Lanes {
+        var value = accumulate ? sum + previous() : sum
+        if let rowBias { value += Lanes(repeating: rowBias[row]) }
+        if let clamp { value = value.clamped(clamp.lowerBound, clamp.upperBound) }
+        return value
+    }
+
+    /// `finished` for one element.
+    @inline(__always)
+    func finished(_ sum: Float, previous: Float, row: Int) -> Float {
+        var value = accumulate ? sum + previous : sum
+        if let rowBias { value += rowBias[row] }
+        if let clamp { value = min(max(value, clamp.lowerBound), clamp.upperBound) }
+        return value
+    }
+}
+
+/// The vector types the micro-kernel runs on (SIMD16 with FMA, SIMD8 without), with a clamp written
+/// for each concrete type: in code generic over `SIMD`, `.<` compiles to one comparison per lane.
+protocol GEMMLanes: SIMD where Scalar == Float {
+    /// Each lane raised to `lower` when below it, lowered to `upper` when above it.
+    func clamped(_ lower: Float, _ upper: Float) -> Self
+}
+
+extension SIMD16: GEMMLanes where Scalar == Float {
+    @inline(__always)
+    func clamped(_ lower: Float, _ upper: Float) -> SIMD16<Float> {
+        // Masked replacement: min/max with bounds known only at run time compile to slow code.
+        let raised = replacing(with: lower, where: self .< lower)
+        return raised.replacing(with: upper, where: raised .> upper)
+    }
+}
+
+extension SIMD8: GEMMLanes where Scalar == Float {
+    @inline(__always)
+    func clamped(_ lower: Float, _ upper: Float) -> SIMD8<Float> {
+        let raised = replacing(with: lower, where: self .< lower)
+        return raised.replacing(with: upper, where: raised .> upper)
+    }
+}
+
+/// C[6, 16] (+)= packedA[depth, 6]ᵀ · packedB[depth, 16], written through `writeBack`: the only place
+/// where the FLOPs happen. Kept out of line so its register allocation does not mix with the loops
+/// around it.
 ///
 /// With FMA (the root build on x86-64 with AVX2, arm64) it is one strip of six SIMD16 accumulators,
 /// one vfmadd231ps per register per step. A build without FMA on x86-64 (this package as a
@@ -112,15 +178,15 @@ func transposeRowsIntoPanel(_ source: UnsafePointer<Float>, rowStride: Int, rows
 /// build measured 45–58 GFLOP/s against 34–46 for the single 6×16 strip, in alternating runs.
 @inline(never)
 func gemmMicroKernel(depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>,
-                     c: UnsafeMutablePointer<Float>, ldc: Int, overwrite: Bool) {
+                     c: UnsafeMutablePointer<Float>, ldc: Int, writeBack: GEMMWriteBack) {
     if buildFusesMultiplyAdd {
         gemmMicroKernelStrip(Float32x16.self, columnOffset: 0, depth: depth, packedA: packedA, packedB: packedB,
-                             c: c, ldc: ldc, overwrite: overwrite)
+                             c: c, ldc: ldc, writeBack: writeBack)
     } else {
         gemmMicroKernelStrip(SIMD8<Float>.self, columnOffset: 0, depth: depth, packedA: packedA, packedB: packedB,
-                             c: c, ldc: ldc, overwrite: overwrite)
+                             c: c, ldc: ldc, writeBack: writeBack)
         gemmMicroKernelStrip(SIMD8<Float>.self, columnOffset: 8, depth: depth, packedA: packedA, packedB: packedB,
-                             c: c, ldc: ldc, overwrite: overwrite)
+                             c: c, ldc: ldc, writeBack: writeBack)
     }
 }
 
@@ -128,14 +194,16 @@ func gemmMicroKernel(depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafeP
 /// each step broadcasts six values of A and multiplies them with one `Lanes` of B into six
 /// accumulators.
 @inline(__always)
-func gemmMicroKernelStrip<Lanes: SIMD>(_: Lanes.Type, columnOffset: Int, depth: Int, packedA: UnsafePointer<Float>,
-                                       packedB: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
-                                       overwrite: Bool) where Lanes.Scalar == Float {
+func gemmMicroKernelStrip<Lanes: GEMMLanes>(_: Lanes.Type, columnOffset: Int, depth: Int, packedA: UnsafePointer<Float>,
+                                            packedB: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+                                            writeBack: GEMMWriteBack) {
     @inline(__always) func load(_ pointer: UnsafePointer<Float>) -> Lanes {
         UnsafeRawPointer(pointer).loadUnaligned(as: Lanes.self)
     }
-    @inline(__always) func store(_ value: Lanes, _ pointer: UnsafeMutablePointer<Float>) {
-        UnsafeMutableRawPointer(pointer).storeBytes(of: overwrite ? value : value + load(pointer), as: Lanes.self)
+    let corner = c + columnOffset
+    @inline(__always) func store(_ sum: Lanes, row: Int) {
+        let pointer = corner + row * ldc
+        UnsafeMutableRawPointer(pointer).storeBytes(of: writeBack.finished(sum, previous: load(pointer), row: row), as: Lanes.self)
     }
     var c0 = Lanes(), c1 = Lanes(), c2 = Lanes(), c3 = Lanes(), c4 = Lanes(), c5 = Lanes()
     var a = packedA, b = packedB + columnOffset
@@ -150,31 +218,27 @@ func gemmMicroKernelStrip<Lanes: SIMD>(_: Lanes.Type, columnOffset: Int, depth: 
         a += gemmTileRows
         b += gemmTileColumns
     }
-    let corner = c + columnOffset
-    store(c0, corner)
-    store(c1, corner + ldc)
-    store(c2, corner + 2 * ldc)
-    store(c3, corner + 3 * ldc)
-    store(c4, corner + 4 * ldc)
-    store(c5, corner + 5 * ldc)
+    store(c0, row: 0)
+    store(c1, row: 1)
+    store(c2, row: 2)
+    store(c3, row: 3)
+    store(c4, row: 4)
+    store(c5, row: 5)
 }
 
 /// A tile at the bottom or right edge of C: the micro-kernel writes a full 6×16 scratch tile
-/// (the packed panels are zero-padded), and only its `rows × columns` corner goes to C.
+/// (the packed panels are zero-padded), and only its `rows × columns` corner goes to C, through
+/// `writeBack`.
 @inline(__always)
 func gemmEdgeTile(depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>,
-                  c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, columns: Int, overwrite: Bool) {
+                  c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, columns: Int, writeBack: GEMMWriteBack) {
     withUnsafeTemporaryAllocation(of: Float.self, capacity: gemmTileRows * gemmTileColumns) { scratch in
         let tile = scratch.baseAddress!
         gemmMicroKernel(depth: depth, packedA: packedA, packedB: packedB,
-                        c: tile, ldc: gemmTileColumns, overwrite: true)
+                        c: tile, ldc: gemmTileColumns, writeBack: .overwrite)
         for i in 0 ..< rows {
             let source = tile + i * gemmTileColumns, target = c + i * ldc
-            if overwrite {
-                for j in 0 ..< columns { target[j] = source[j] }
-            } else {
-                for j in 0 ..< columns { target[j] += source[j] }
-            }
+            for j in 0 ..< columns { target[j] = writeBack.finished(source[j], previous: target[j], row: i) }
         }
     }
 }

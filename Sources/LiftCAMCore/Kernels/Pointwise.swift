@@ -80,14 +80,6 @@ private func elementwiseSum(_ a: Tensor, _ b: Tensor, clampingAtZero: Bool) -> T
     }
 }
 
-/// max(x, 0) written over x's own storage (no second buffer), as `relu`.
-func reluInPlace(_ x: inout Tensor) {
-    let count = x.count
-    x.storage.withUnsafeMutableBufferPointer { buffer in
-        zeroNegatives(buffer.baseAddress!, into: buffer.baseAddress!, count: count)
-    }
-}
-
 /// The plain loop of `add`.
 ///
 /// Reference implementation: literal mode, tests and benchmarks (ARCHITECTURE.md, "Naive twins").

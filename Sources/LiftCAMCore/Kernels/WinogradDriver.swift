@@ -60,9 +60,11 @@ enum WinogradKernels {
     case raw(UnsafePointer<Float>)
 }
 
-/// Transformed weights up to this many floats (36 · 256 · 256, 9.4 MB) are kept by layers and used
-/// packed; larger ones are transformed on the fly on every call (see `WinogradKernels`).
-public let winogradCachedWeightLimit = winogradPositions * 256 * 256
+/// Transformed weights up to this many floats (36 · 512 · 512, 37.7 MB: every VGG layer) are kept
+/// by layers and used packed; larger ones are transformed on the fly on every call (see
+/// `WinogradKernels`). Keeping them costs 4× the raw weight's memory (VGG16: 236 MB), and saves the
+/// on-the-fly transform, which made VGG16's 512-channel layers 1.5–1.9× slower (Benchmarks/README.md).
+public let winogradCachedWeightLimit = winogradPositions * 512 * 512
 
 /// Runs the three stages on every block of tiles. With small transformed weights and many blocks,
 /// each core takes whole blocks (no hand-off between stages); otherwise all cores share each block,
@@ -198,7 +200,7 @@ struct WinogradBlock {
                     for rowPanel in 0 ..< rowPanels {
                         gemmMicroKernel(depth: depth, packedA: u + (rowPanel * channels + depth0) * gemmTileRows,
                                         packedB: panelB, c: m + rowPanel * gemmTileRows * columns + panel * 16,
-                                        ldc: columns, overwrite: depth0 == 0)
+                                        ldc: columns, writeBack: depth0 == 0 ? .overwrite : .adding)
                     }
                 }
             }
@@ -232,7 +234,7 @@ struct WinogradBlock {
                             gemmMicroKernel(depth: depth, packedA: scratch + xi * positionStride + local * depth * gemmTileRows,
                                             packedB: v + panel * channels * 16,
                                             c: m + (firstPanel + local) * gemmTileRows * columns + panel * 16,
-                                            ldc: columns, overwrite: depth0 == 0)
+                                            ldc: columns, writeBack: depth0 == 0 ? .overwrite : .adding)
                         }
                     }
                 }

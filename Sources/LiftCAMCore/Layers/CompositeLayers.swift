@@ -148,7 +148,7 @@ extension Sequential {
     /// becomes one `ConvolutionReLU`, which applies the ReLU while writing the convolution's output;
     /// residual blocks are rewritten inside. Traces and backward passes keep using `fused()`, whose
     /// layers LRP and Rescale walk one by one.
-    func mergingReLUs() -> Sequential {
+    public func mergingReLUs() -> Sequential {
         var result: [any Layer] = []
         for layer in layers {
             if let relu = layer as? ReLULayer, let conv = result.last as? Conv2dLayer {

@@ -58,8 +58,8 @@ public final class Conv2dLayer: Layer {
     public func forward(_ input: Tensor) -> Tensor { forward(input, applyingReLU: false) }
 
     /// The forward pass, followed by max(·, 0) when `applyingReLU` (inside the Winograd output
-    /// transform or the depthwise kernel, or in place on the direct result: no extra pass or buffer
-    /// for a separate ReLU).
+    /// transform, the depthwise kernel or the GEMM's write-back: no extra pass or buffer for a
+    /// separate ReLU).
     func forward(_ input: Tensor, applyingReLU: Bool) -> Tensor {
         if kernels == .literal {
             let output = conv2dNaive(input, weight: weight, bias: bias, shape: geometry)
@@ -87,9 +87,8 @@ public final class Conv2dLayer: Layer {
                 }
             }
         }
-        var output = conv2d(input, weight: weight, packedWeight: packed, bias: bias, shape: geometry)
-        if applyingReLU { reluInPlace(&output) }
-        return output
+        return conv2d(input, weight: weight, packedWeight: packed, bias: bias, shape: geometry,
+                      clamp: applyingReLU ? 0 ... .infinity : nil)
     }
 
     /// Traces use the direct convolution (im2col + GEMM) even where `forward` takes Winograd: the
