@@ -55,6 +55,11 @@ func gemmBlocked(m: Int, n: Int, k: Int,
     // Equal slabs and column blocks, at most the block sizes: K = 576 runs as 3 × 192, not
     // 256 + 256 + 64, whose thin last slab would read and write all of C for little arithmetic.
     let slabDepth = evenBlock(k, atMost: gemmDepthBlock, multipleOf: 1)
+    let productWriteBack = GEMMWriteBack(accumulate: accumulate, rowBias: rowBias, clamp: clamp)
+    if gemmStreamsB(columnPanels: (n + gemmTileColumns - 1) / gemmTileColumns) {
+        return gemmStreamingB(m: m, n: n, k: k, slabDepth: slabDepth, a: a, lda: lda, transA: transA, prepackedA: prepackedA,
+                              b: b, ldb: ldb, transB: transB, c: c, ldc: ldc, writeBack: productWriteBack)
+    }
     let slabCount = (k + slabDepth - 1) / slabDepth
     let blockColumns = evenBlock(n, atMost: gemmColumnBlock, multipleOf: gemmTileColumns)
     let blockColumnPanels = (blockColumns + gemmTileColumns - 1) / gemmTileColumns
@@ -121,10 +126,7 @@ func gemmBlocked(m: Int, n: Int, k: Int,
                 let columnPanelRange = evenSlice(task % columnChunks, of: columnChunks, total: columnPanels)
                 for slab in slabs {
                     let depth0 = slab * slabDepth, depth = min(slabDepth, k - depth0)
-                    // The first slab writes C (adding the bias) unless the caller asked to add to it;
-                    // later slabs add; the last one clamps.
-                    let writeBack = GEMMWriteBack(accumulate: depth0 > 0 || accumulate, rowBias: depth0 == 0 ? rowBias : nil,
-                                                  clamp: depth0 + depth == k ? clamp : nil)
+                    let writeBack = productWriteBack.forSlab(depth0: depth0, depth: depth, of: k)
                     let slabA = slabOfA(depth0), slabB = slabOfB(depth0)
                     for columnPanel in columnPanelRange {
                         let firstColumn = columnPanel * gemmTileColumns
@@ -134,15 +136,8 @@ func gemmBlocked(m: Int, n: Int, k: Int,
                             let firstRow = rowPanel * gemmTileRows
                             let tileRows = min(gemmTileRows, m - firstRow)
                             let panelA = slabA + rowPanel * gemmTileRows * depth
-                            let tile = c + firstRow * ldc + column0 + firstColumn
-                            let tileWriteBack = writeBack.startingAt(row: firstRow)
-                            if tileRows == gemmTileRows && tileColumns == gemmTileColumns {
-                                gemmMicroKernel(depth: depth, packedA: panelA, packedB: panelB,
-                                                c: tile, ldc: ldc, writeBack: tileWriteBack)
-                            } else {
-                                gemmEdgeTile(depth: depth, packedA: panelA, packedB: panelB, c: tile, ldc: ldc,
-                                             rows: tileRows, columns: tileColumns, writeBack: tileWriteBack)
-                            }
+                            gemmTile(depth: depth, packedA: panelA, packedB: panelB, c: c + firstRow * ldc + column0 + firstColumn,
+                                     ldc: ldc, rows: tileRows, columns: tileColumns, writeBack: writeBack.startingAt(row: firstRow))
                         }
                     }
                 }

@@ -117,6 +117,15 @@ struct GEMMWriteBack {
     /// Sums added to C's values.
     static let adding = GEMMWriteBack(accumulate: true, rowBias: nil, clamp: nil)
 
+    /// The write-back of the depth slab `depth0 ..< depth0 + depth` of a product `k` deep whose own
+    /// write-back this is: the first slab writes C (adding the bias) unless the caller asked to add to
+    /// it, later slabs add, the last one clamps.
+    @inline(__always)
+    func forSlab(depth0: Int, depth: Int, of k: Int) -> GEMMWriteBack {
+        GEMMWriteBack(accumulate: depth0 > 0 || accumulate, rowBias: depth0 == 0 ? rowBias : nil,
+                      clamp: depth0 + depth == k ? clamp : nil)
+    }
+
     /// The same write-back for a tile whose first row is `row`.
     @inline(__always)
     func startingAt(row: Int) -> GEMMWriteBack {
