@@ -8,8 +8,8 @@ import Darwin
 #endif
 import Dispatch
 
-/// Installs the platform's services in the core: its parallel loops on Dispatch's threads (all
-/// cores) and its clock. Every entry point of this layer that a program starts with (opening weights,
+/// Installs the platform's services in the core: its parallel loops on worker threads (all cores)
+/// and its clock. Every entry point of this layer that a program starts with (opening weights,
 /// reading a file, `limitWorkerThreads(to:)`) calls it, so a program rarely needs to; calling it
 /// again does nothing.
 public func usePlatformServices() {
@@ -41,9 +41,15 @@ final class PThreadMutex: Lock {
 }
 
 extension ParallelLoop {
-    /// Chunks on Dispatch's worker threads, at most `threads` at once.
+    /// Chunks on `threads` threads at once at most (the caller's and `threads − 1` workers): on Linux
+    /// a `SpinningWorkerPool`, elsewhere Dispatch's worker threads.
     public static func threads(_ threads: Int) -> ParallelLoop {
         let threads = max(1, min(threads, processorCount))
+        #if os(Linux)
+        if threads == 1 { return .serial }
+        let pool = workerPool(helpers: threads - 1)
+        return ParallelLoop(workers: threads) { chunks, body in pool.run(chunks, body) }
+        #else
         return ParallelLoop(workers: threads) { chunks, body in
             if threads >= processorCount {
                 DispatchQueue.concurrentPerform(iterations: chunks, execute: body)
@@ -54,8 +60,25 @@ extension ParallelLoop {
                 }
             }
         }
+        #endif
     }
 }
+
+#if os(Linux)
+/// One pool per number of helpers, made the first time it is asked for and kept: its threads sleep
+/// when no loop comes, and `limitWorkerThreads(to:)` may switch back and forth.
+private let workerPools = PThreadMutex()
+nonisolated(unsafe) private var poolsByHelpers: [Int: SpinningWorkerPool] = [:]
+
+private func workerPool(helpers: Int) -> SpinningWorkerPool {
+    workerPools.lock()
+    defer { workerPools.unlock() }
+    if let pool = poolsByHelpers[helpers] { return pool }
+    let pool = SpinningWorkerPool(helpers: helpers)
+    poolsByHelpers[helpers] = pool
+    return pool
+}
+#endif
 
 /// Uses at most `threads` worker threads from now on (at least 1, at most the cores). Not while
 /// kernels run on other threads: the loop is read without a lock.
