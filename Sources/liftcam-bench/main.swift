@@ -89,6 +89,7 @@ benchmarkGEMM(m: 512, n: 512, k: 512, repetitions: 10)
 benchmarkGEMM(m: 512, n: 512, k: 512, transA: true, transB: true, repetitions: 10)
 benchmarkGEMM(m: 64, n: 3136, k: 576, repetitions: 10)
 benchmarkGEMM(m: 512, n: 196, k: 4608, repetitions: 10)
+benchmarkGEMM(m: 512, n: 49, k: 4608, repetitions: 20)    // ResNet50's layer4 3×3 convolutions, unfolded
 
 benchmarkConvolution(3, 64, size: 224, repetitions: 5)
 benchmarkConvolution(64, 64, size: 56, repetitions: 10)

@@ -235,16 +235,23 @@ func gemmMicroKernelStrip<Lanes: GEMMLanes>(_: Lanes.Type, columnOffset: Int, de
     store(c5, row: 5)
 }
 
-/// A tile at the bottom or right edge of C: the micro-kernel writes a full 6×16 scratch tile
-/// (the packed panels are zero-padded), and only its `rows × columns` corner goes to C, through
-/// `writeBack`.
+/// A tile at the bottom or right edge of C: the micro-kernel writes a 6×16 scratch tile (6×8 when
+/// at most 8 columns are wanted; the packed panels are zero-padded), and only its `rows × columns`
+/// corner goes to C, through `writeBack`.
 @inline(__always)
 func gemmEdgeTile(depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>,
                   c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, columns: Int, writeBack: GEMMWriteBack) {
     withUnsafeTemporaryAllocation(of: Float.self, capacity: gemmTileRows * gemmTileColumns) { scratch in
         let tile = scratch.baseAddress!
-        gemmMicroKernel(depth: depth, packedA: packedA, packedB: packedB,
-                        c: tile, ldc: gemmTileColumns, writeBack: .overwrite)
+        if columns <= 8 {
+            // Half a tile is enough: a 7×7 plane (49 columns) ends in a panel of one column, and a
+            // whole 6×16 tile there would be a quarter of the product's arithmetic.
+            gemmMicroKernelStrip(SIMD8<Float>.self, columnOffset: 0, depth: depth, packedA: packedA, packedB: packedB,
+                                 c: tile, ldc: gemmTileColumns, writeBack: .overwrite)
+        } else {
+            gemmMicroKernel(depth: depth, packedA: packedA, packedB: packedB,
+                            c: tile, ldc: gemmTileColumns, writeBack: .overwrite)
+        }
         for i in 0 ..< rows {
             let source = tile + i * gemmTileColumns, target = c + i * ldc
             for j in 0 ..< columns { target[j] = writeBack.finished(source[j], previous: target[j], row: i) }
