@@ -60,11 +60,12 @@ enum WinogradKernels {
     case raw(UnsafePointer<Float>)
 }
 
-/// Transformed weights up to this many floats (36 · 512 · 512, 37.7 MB: every VGG layer) are kept
-/// by layers and used packed; larger ones are transformed on the fly on every call (see
-/// `WinogradKernels`). Keeping them costs 4× the raw weight's memory (VGG16: 236 MB), and saves the
-/// on-the-fly transform, which made VGG16's 512-channel layers 1.5–1.9× slower (Benchmarks/README.md).
-public let winogradCachedWeightLimit = winogradPositions * 512 * 512
+/// Transformed weights up to this many floats (36 · 516 · 512, 38 MB: every VGG layer, whose 512
+/// output channels pad to 516 rows of 6-row panels) are kept by layers and used packed; larger ones
+/// are transformed on the fly on every call (see `WinogradKernels`). Keeping them costs 4× the raw
+/// weight's memory (VGG16's peak for one forward pass: 825 MB instead of 636 MB) and saves the
+/// on-the-fly transform: VGG16's forward pass 12–15 % faster (Benchmarks/README.md).
+public let winogradCachedWeightLimit = winogradPositions * 516 * 512
 
 /// Runs the three stages on every block of tiles. With small transformed weights and many blocks,
 /// each core takes whole blocks (no hand-off between stages); otherwise all cores share each block,
