@@ -36,44 +36,79 @@ func runSingleForward(_ name: String) throws {
 }
 
 /// Each layer of the network as `forward` runs it (batch-norms folded, ReLUs merged into the
-/// convolutions), on one 224×224 input: median of 5 runs per layer, residual blocks opened up into
-/// their convolutions (the residual add with its ReLU is the block's own row), and each
-/// convolution's rate in GFLOP/s (2 per multiply-add of the direct convolution, whatever the
-/// kernel: a Winograd layer's rate is its equivalent).
+/// convolutions), timed inside whole forward passes on one 224×224 input, as a real pass meets it
+/// (its weights read from memory, not left in the cache by a previous run of the same layer): the
+/// median over 7 passes per layer, residual blocks opened up into their convolutions (the residual
+/// add with its ReLU is the block's own row), each convolution's rate in GFLOP/s (2 per
+/// multiply-add of the direct convolution, whatever the kernel: a Winograd layer's rate is its
+/// equivalent), then the same summed by kind of layer.
 func profileModules(_ network: Network, name: String) {
     let layers = Sequential(name: name, layers: network.modules).fused().mergingReLUs().layers
-    var x = benchTensor([1, 3, 224, 224], seed: 2)
-    var total = 0.0, convolutionSeconds = 0.0, convolutionFlops = 0.0
-    print("\n| layer | input → output | ms | GFLOP/s |\n|---|---|---:|---:|")
-    func timeLeaf(_ layer: any Layer, _ input: Tensor, label: String) -> Tensor {
-        var output = input
-        let seconds = median(timedRuns(5) { output = layer.forward(input) })
-        total += seconds
-        var rate = ""
-        let convolution = (layer as? Conv2dLayer) ?? (layer as? ConvolutionReLU)?.convolution
-        if let g = convolution?.geometry, output.shape.count == 4 {
-            let flops = 2.0 * Double(output.count * g.inChannelsPerGroup * g.kernelHeight * g.kernelWidth)
-            convolutionSeconds += seconds
-            convolutionFlops += flops
-            rate = formatted(flops / seconds / 1e9, digits: 1)
+    let input = benchTensor([1, 3, 224, 224], seed: 2)
+    struct Row { let label, shapes, kind: String; let flops: Double; var seconds: [Double] }
+    var rows: [Row] = []
+    for pass in 0 ..< 8 {
+        var index = 0
+        func timed(_ label: String, kind: String, flops: Double = 0, _ run: () -> Tensor, shapes: (Tensor) -> String) -> Tensor {
+            let start = monotonicSeconds()
+            let output = run()
+            let seconds = monotonicSeconds() - start
+            if rows.count == index { rows.append(Row(label: label, shapes: shapes(output), kind: kind, flops: flops, seconds: [])) }
+            if pass > 0 { rows[index].seconds.append(seconds) }   // the first pass makes the layers' caches
+            index += 1
+            return output
         }
-        print("| \(label) | \(input.shape) → \(output.shape) | \(formatted(seconds * 1e3, digits: 2)) | \(rate) |")
-        return output
+        func leaf(_ layer: any Layer, _ x: Tensor, label: String) -> Tensor {
+            let convolution = (layer as? Conv2dLayer) ?? (layer as? ConvolutionReLU)?.convolution
+            var kind = "other: " + String(describing: type(of: layer)), flops = 0.0
+            if let g = convolution?.geometry, x.shape.count == 4 {
+                let out = g.outputSize(height: x.shape[2], width: x.shape[3])
+                flops = 2.0 * Double(g.outChannels * out.height * out.width * g.inChannelsPerGroup * g.kernelHeight * g.kernelWidth)
+                let winograd = winogradPays(shape: g, batch: x.shape[0], height: x.shape[2], width: x.shape[3])
+                kind = "\(g.kernelHeight)×\(g.kernelWidth) stride \(g.strideHeight), " + (winograd ? "Winograd" : "GEMM")
+                    + " on \(out.height)×\(out.width)"
+            }
+            return timed(label, kind: kind, flops: flops, { layer.forward(x) }, shapes: { "\(x.shape) → \($0.shape)" })
+        }
+        var x = input
+        for layer in layers {
+            guard let block = layer as? ResidualBlock else {
+                x = leaf(layer, x, label: layer.name)
+                continue
+            }
+            var branch = x
+            for inner in block.branch.layers { branch = leaf(inner, branch, label: inner.name) }
+            let shortcut = block.downsample.map { downsample in
+                leaf(downsample.layers.count == 1 ? downsample.layers[0] : downsample, x,
+                     label: downsample.layers.first?.name ?? downsample.name)
+            } ?? x
+            let sum = branch
+            x = timed("\(block.name) add + relu", kind: "other: residual add + ReLU", { addReLU(sum, shortcut) },
+                      shapes: { "\($0.shape)" })
+        }
     }
-    for layer in layers {
-        guard let block = layer as? ResidualBlock else {
-            x = timeLeaf(layer, x, label: layer.name)
-            continue
-        }
-        var branch = x
-        for inner in block.branch.layers { branch = timeLeaf(inner, branch, label: inner.name) }
-        let shortcut = block.downsample.map { timeLeaf($0, x, label: $0.layers.first?.name ?? $0.name) } ?? x
-        let seconds = median(timedRuns(5) { x = addReLU(branch, shortcut) })
+    print("\n| layer | input → output | ms | GFLOP/s |\n|---|---|---:|---:|")
+    var total = 0.0, convolutionSeconds = 0.0, convolutionFlops = 0.0
+    var byKind: [String: (seconds: Double, flops: Double)] = [:]
+    for row in rows {
+        let seconds = median(row.seconds)
         total += seconds
-        print("| \(block.name) add + relu | \(branch.shape) | \(formatted(seconds * 1e3, digits: 2)) | |")
+        if row.flops > 0 {
+            convolutionSeconds += seconds
+            convolutionFlops += row.flops
+        }
+        byKind[row.kind, default: (0, 0)].seconds += seconds
+        byKind[row.kind, default: (0, 0)].flops += row.flops
+        let rate = row.flops > 0 ? formatted(row.flops / seconds / 1e9, digits: 1) : ""
+        print("| \(row.label) | \(row.shapes) | \(formatted(seconds * 1e3, digits: 2)) | \(rate) |")
     }
     print("| sum of layers | | \(formatted(total * 1e3, digits: 1)) | |")
     print("| of which convolutions | | \(formatted(convolutionSeconds * 1e3, digits: 1)) | \(formatted(convolutionFlops / convolutionSeconds / 1e9, digits: 1)) |")
+    print("\n| kind of layer | ms | share | GFLOP/s |\n|---|---:|---:|---:|")
+    for (kind, time) in byKind.sorted(by: { $0.value.seconds > $1.value.seconds }) {
+        let rate = time.flops > 0 ? formatted(time.flops / time.seconds / 1e9, digits: 1) : ""
+        print("| \(kind) | \(formatted(time.seconds * 1e3, digits: 2)) | \(formatted(100 * time.seconds / total, digits: 1)) % | \(rate) |")
+    }
 }
 
 
