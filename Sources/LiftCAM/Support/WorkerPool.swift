@@ -43,7 +43,6 @@ final class SpinningWorkerPool: @unchecked Sendable {
             let context = Unmanaged.passRetained(self).toOpaque()
             let started = pthread_create(&thread, nil, { context in
                 Unmanaged<SpinningWorkerPool>.fromOpaque(context!).takeUnretainedValue().workLoop()
-                return nil
             }, context)
             precondition(started == 0, "could not start a worker thread (error \(started))")
             pthread_detach(thread)

@@ -77,18 +77,33 @@ public final class Conv2dLayer: Layer {
         if geometry.runsDirect {
             return conv2dDirect(input, weight: weight, bias: bias, shape: geometry, applyReLU: applyingReLU)
         }
-        var packed: PackedMatrix?
-        if input.shape.count == 4, geometry.groups == 1, weight.count >= packedWeightMinimumCount,
-           geometry.outputSize(height: input.shape[2], width: input.shape[3]).height
-               * geometry.outputSize(height: input.shape[2], width: input.shape[3]).width <= packedWeightPlaneLimit {
-            packed = packedWeight.value {
-                weight.storage.withUnsafeBufferPointer { w in
-                    PackedMatrix(w.baseAddress!, rows: geometry.outChannels, depth: geometry.unfoldedRows)
-                }
+        return conv2d(input, weight: weight, packedWeight: packedWeight(forInput: input.shape), bias: bias, shape: geometry,
+                      clamp: applyingReLU ? 0 ... .infinity : nil)
+    }
+
+    /// relu(conv(x) + residual) when `applyingReLU` (else conv(x) + residual), `residual` of the
+    /// output's shape: a residual block's last convolution, whose GEMM adds the shortcut and applies
+    /// the ReLU as it writes the output. Winograd layers add and clamp in a pass after.
+    func forward(_ input: Tensor, adding residual: Tensor, applyingReLU: Bool) -> Tensor {
+        if kernels == .literal || input.shape.count != 4
+            || winogradPays(shape: geometry, batch: input.shape[0], height: input.shape[2], width: input.shape[3]) {
+            let output = forward(input, applyingReLU: false)
+            return applyingReLU ? addReLU(output, residual) : add(output, residual, kernels: kernels)
+        }
+        return conv2d(input, weight: weight, packedWeight: packedWeight(forInput: input.shape), bias: bias, shape: geometry,
+                      adding: residual, clamp: applyingReLU ? 0 ... .infinity : nil)
+    }
+
+    /// The weight packed for the GEMMs when the output plane is small (see `packedWeight`), else nil.
+    private func packedWeight(forInput shape: [Int]) -> PackedMatrix? {
+        guard shape.count == 4, geometry.groups == 1, weight.count >= packedWeightMinimumCount else { return nil }
+        let output = geometry.outputSize(height: shape[2], width: shape[3])
+        guard output.height * output.width <= packedWeightPlaneLimit else { return nil }
+        return packedWeight.value {
+            weight.storage.withUnsafeBufferPointer { w in
+                PackedMatrix(w.baseAddress!, rows: geometry.outChannels, depth: geometry.unfoldedRows)
             }
         }
-        return conv2d(input, weight: weight, packedWeight: packed, bias: bias, shape: geometry,
-                      clamp: applyingReLU ? 0 ... .infinity : nil)
     }
 
     /// Traces use the direct convolution (im2col + GEMM) even where `forward` takes Winograd: the
