@@ -8,7 +8,9 @@
 /// Inputs are clamped to [−87.3, 88.3], where e^x is a normal Float, so n stays in [−126, 127].
 @inline(__always)
 func exponential(_ x: Float32x16) -> Float32x16 {
-    let clamped = pointwiseMin(pointwiseMax(x, Float32x16(repeating: -87.3)), Float32x16(repeating: 88.3))
+    // `clamped` (masked replacement): pointwiseMin/Max compiled to one comparison per lane, which
+    // made SiLU 20× slower than a ReLU.
+    let clamped = x.clamped(-87.3, 88.3)
     // n = round(x / ln 2) by adding 1.5·2^23, which leaves n in the low mantissa bits (no rounding
     // call: SIMD16's `rounded` is a library call per lane).
     let shifted = multiplyAdd(Float32x16(repeating: 12_582_912), 1.442_695_04, clamped)
@@ -39,14 +41,13 @@ extension ElementwiseFunction {
     func lanes(_ x: Float32x16) -> Float32x16 {
         switch self {
         case .clip(let lower, let upper):
-            // Masked replacement, as `relu` (pointwiseMin/Max with run-time bounds ran 40× slower).
-            let raised = x.replacing(with: lower, where: x .< lower)
-            return raised.replacing(with: upper, where: raised .> upper)
+            // Masked replacement, as `relu` (pointwiseMin/Max ran 40× slower).
+            return x.clamped(lower, upper)
         case .sigmoid: return logistic(x)
         case .hardSigmoid(let alpha, let beta):
-            return pointwiseMin(pointwiseMax(multiplyAdd(Float32x16(repeating: beta), alpha, x), .zero), .one)
+            return multiplyAdd(Float32x16(repeating: beta), alpha, x).clamped(0, 1)
         case .hardSwish:
-            return x * pointwiseMin(pointwiseMax(multiplyAdd(Float32x16(repeating: 0.5), 1 / 6, x), .zero), .one)
+            return x * multiplyAdd(Float32x16(repeating: 0.5), 1 / 6, x).clamped(0, 1)
         case .silu: return x * logistic(x)
         case .tanh: return 2 * logistic(2 * x) - 1
         case .leakyReLU(let alpha): return x.replacing(with: alpha * x, where: x .< 0)
