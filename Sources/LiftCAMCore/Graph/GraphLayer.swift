@@ -174,7 +174,7 @@ extension GraphLayer {
 
     /// The same computation with each convolution whose only reader is a batch-norm merged with it
     /// (`Sequential.fused`'s rule, on a graph) and, when `mergingReLUs`, each convolution whose only
-    /// reader is a ReLU computing both in one pass (for forward passes).
+    /// reader is a ReLU or a clip (ReLU6) computing both in one pass (for forward passes).
     public func fused(mergingReLUs: Bool = false) -> GraphLayer {
         var readers = [Int](repeating: 0, count: slotNames.count)
         for step in steps { for slot in step.inputs { readers[slot] += 1 } }
@@ -191,6 +191,8 @@ extension GraphLayer {
                     merged = Conv2dLayer(name: conv.name, weight: folded.weight, bias: folded.bias, geometry: conv.geometry, kernels: conv.kernels)
                 } else if mergingReLUs, let relu = operation.layer as? ReLULayer {
                     merged = ConvolutionReLU(convolution: conv, relu: relu)
+                } else if mergingReLUs, let clip = operation.layer as? ElementwiseLayer {
+                    merged = ConvolutionReLU(convolution: conv, clip: clip)   // ReLU6; nil for other functions
                 }
                 if let merged {
                     result[producer] = GraphStep(operation: LayerOperation(merged), inputs: result[producer].inputs, outputs: step.outputs)

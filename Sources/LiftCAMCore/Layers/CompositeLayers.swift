@@ -172,39 +172,54 @@ extension Sequential {
     }
 }
 
-/// relu(conv(x)) computed in one pass (`Conv2dLayer.forward(_:applyingReLU:)`). Its trace and
-/// backward pass are those of the two layers in turn, so it stays exact if ever traced.
+/// relu(conv(x)), or a clip of it such as ReLU6, computed in one pass
+/// (`Conv2dLayer.forward(_:clampingTo:)`). Its trace and backward pass are those of the two layers in
+/// turn, so it stays exact if ever traced.
 public final class ConvolutionReLU: Layer {
     /// The convolution.
     public let convolution: Conv2dLayer
-    /// The ReLU after it.
-    public let relu: ReLULayer
+    /// The layer after it: a `ReLULayer`, or an `ElementwiseLayer` clipping to `clamp`.
+    public let activation: any Layer
+    /// The range the activation clamps to (a ReLU: 0…∞).
+    public let clamp: ClosedRange<Float>
 
-    /// The two layers as one.
-    public init(convolution: Conv2dLayer, relu: ReLULayer) {
+    /// The convolution and the ReLU after it as one.
+    public convenience init(convolution: Conv2dLayer, relu: ReLULayer) {
+        self.init(convolution: convolution, activation: relu, clamp: 0 ... .infinity)
+    }
+
+    /// The convolution and the clip after it (ONNX's Clip, PyTorch's ReLU6) as one; nil when
+    /// `clip` is another function.
+    public convenience init?(convolution: Conv2dLayer, clip: ElementwiseLayer) {
+        guard case .clip(let lower, let upper) = clip.function, lower <= upper else { return nil }
+        self.init(convolution: convolution, activation: clip, clamp: lower ... upper)
+    }
+
+    private init(convolution: Conv2dLayer, activation: any Layer, clamp: ClosedRange<Float>) {
         self.convolution = convolution
-        self.relu = relu
+        self.activation = activation
+        self.clamp = clamp
     }
 
     public var name: String { convolution.name }
 
     public func using(_ kernels: KernelChoice) -> ConvolutionReLU {
-        ConvolutionReLU(convolution: convolution.using(kernels), relu: relu.using(kernels))
+        ConvolutionReLU(convolution: convolution.using(kernels), activation: activation.using(kernels), clamp: clamp)
     }
 
     public func outputShape(for inputShape: [Int]) throws(LiftCAMError) -> [Int] { try convolution.outputShape(for: inputShape) }
 
-    public func forward(_ input: Tensor) -> Tensor { convolution.forward(input, applyingReLU: true) }
+    public func forward(_ input: Tensor) -> Tensor { convolution.forward(input, clampingTo: clamp) }
 
-    /// Parts: [convolution, ReLU].
+    /// Parts: [convolution, activation].
     public func forwardTrace(_ input: Tensor) -> Trace {
         let convolutionTrace = convolution.forwardTrace(input)
-        let reluTrace = relu.forwardTrace(convolutionTrace.output)
-        return Trace(input: input, output: reluTrace.output, parts: [convolutionTrace, reluTrace])
+        let activationTrace = activation.forwardTrace(convolutionTrace.output)
+        return Trace(input: input, output: activationTrace.output, parts: [convolutionTrace, activationTrace])
     }
 
     public func backward(_ outputMultipliers: Tensor, trace: Trace, reference: Trace?) -> Tensor {
-        let beforeReLU = relu.backward(outputMultipliers, trace: trace.parts[1], reference: reference?.parts[1])
-        return convolution.backward(beforeReLU, trace: trace.parts[0], reference: reference?.parts[0])
+        let beforeActivation = activation.backward(outputMultipliers, trace: trace.parts[1], reference: reference?.parts[1])
+        return convolution.backward(beforeActivation, trace: trace.parts[0], reference: reference?.parts[0])
     }
 }

@@ -61,24 +61,32 @@ public final class Conv2dLayer: Layer {
     /// transform, the depthwise kernel or the GEMM's write-back: no extra pass or buffer for a
     /// separate ReLU).
     func forward(_ input: Tensor, applyingReLU: Bool) -> Tensor {
+        forward(input, clampingTo: applyingReLU ? 0 ... .infinity : nil)
+    }
+
+    /// The forward pass, clamped to `clamp` when given (ReLU: 0…∞, ReLU6: 0…6): in the GEMM's
+    /// write-back; a ReLU also inside the Winograd output transform or the depthwise kernel, other
+    /// ranges in a pass after those two.
+    func forward(_ input: Tensor, clampingTo clamp: ClosedRange<Float>?) -> Tensor {
+        let isReLU = clamp == 0 ... .infinity
         if kernels == .literal {
             let output = conv2dNaive(input, weight: weight, bias: bias, shape: geometry)
-            return applyingReLU ? reluNaive(output) : output
+            guard let clamp else { return output }
+            return isReLU ? reluNaive(output) : Tensor(shape: output.shape, storage: output.storage.map {
+                min(max($0, clamp.lowerBound), clamp.upperBound)
+            })
         }
         if input.shape.count == 4,
            winogradPays(shape: geometry, batch: input.shape[0], height: input.shape[2], width: input.shape[3]) {
-            if winogradCachesWeights(geometry) {
-                let transformed = winograd.value { WinogradWeights(weight: weight) }
-                return conv2dWinograd(input, weights: transformed, bias: bias, shape: geometry,
-                                      applyReLU: applyingReLU)
-            }
-            return conv2dWinograd(input, weight: weight, bias: bias, shape: geometry, applyReLU: applyingReLU)
-        }
-        if geometry.runsDirect {
-            return conv2dDirect(input, weight: weight, bias: bias, shape: geometry, applyReLU: applyingReLU)
+            var output = winogradCachesWeights(geometry)
+                ? conv2dWinograd(input, weights: winograd.value { WinogradWeights(weight: weight) }, bias: bias,
+                                 shape: geometry, applyReLU: isReLU)
+                : conv2dWinograd(input, weight: weight, bias: bias, shape: geometry, applyReLU: isReLU)
+            if let clamp, !isReLU { output.storage.withUnsafeMutableBufferPointer { clampInPlace($0, to: clamp) } }
+            return output
         }
         return conv2d(input, weight: weight, packedWeight: packedWeight(forInput: input.shape), bias: bias, shape: geometry,
-                      clamp: applyingReLU ? 0 ... .infinity : nil)
+                      clamp: clamp)
     }
 
     /// relu(conv(x) + residual) when `applyingReLU` (else conv(x) + residual), `residual` of the
