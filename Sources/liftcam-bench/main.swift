@@ -21,7 +21,7 @@ func benchmarkGEMM(m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = 
         c.withUnsafeMutableBufferPointer { c in
             let multiply = fast ? gemm : gemmNaive
             multiply(m, n, k, a.baseAddress!, transA ? m : k, transA, b.baseAddress!, transB ? k : n, transB,
-                     c.baseAddress!, n, false, nil, nil, 0, nil)
+                     c.baseAddress!, n, false, nil, nil)
         }}}
     }
     measure("gemm \(form)", "\(m)×\(n)×\(k)", work: .flops(2.0 * Double(m * n * k)), repetitions: repetitions,

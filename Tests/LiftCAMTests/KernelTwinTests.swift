@@ -53,26 +53,23 @@ final class KernelTwinTests: PlatformTestCase {
     /// Runs `gemm` or `gemmNaive` on row-major buffers with leading dimensions.
     private func multiply(_ fast: Bool, m: Int, n: Int, k: Int, a: [Float], lda: Int, transA: Bool,
                           b: [Float], ldb: Int, transB: Bool, c: [Float], ldc: Int, accumulate: Bool,
-                          rowBias: [Float]? = nil, addend: [Float]? = nil, ldAddend: Int = 0,
-                          clamp: ClosedRange<Float>? = nil) -> [Float] {
+                          rowBias: [Float]? = nil, clamp: ClosedRange<Float>? = nil) -> [Float] {
         var c = c
-        let biasValues = rowBias ?? [], addendValues = addend ?? []
+        let biasValues = rowBias ?? []
         a.withUnsafeBufferPointer { a in
         b.withUnsafeBufferPointer { b in
         biasValues.withUnsafeBufferPointer { bias in
-        addendValues.withUnsafeBufferPointer { added in
         c.withUnsafeMutableBufferPointer { c in
             let (pa, pb, pc) = (a.baseAddress!, b.baseAddress!, c.baseAddress!)
-            let pbias = rowBias == nil ? nil : bias.baseAddress, padded = addend == nil ? nil : added.baseAddress
+            let pbias = rowBias == nil ? nil : bias.baseAddress
             if fast {
                 gemm(m: m, n: n, k: k, a: pa, lda: lda, transA: transA, b: pb, ldb: ldb, transB: transB,
-                     c: pc, ldc: ldc, accumulate: accumulate, rowBias: pbias, addend: padded, ldAddend: ldAddend, clamp: clamp)
+                     c: pc, ldc: ldc, accumulate: accumulate, rowBias: pbias, clamp: clamp)
             } else {
                 gemmNaive(m: m, n: n, k: k, a: pa, lda: lda, transA: transA, b: pb, ldb: ldb, transB: transB,
-                          c: pc, ldc: ldc, accumulate: accumulate, rowBias: pbias, addend: padded, ldAddend: ldAddend,
-                          clamp: clamp)
+                          c: pc, ldc: ldc, accumulate: accumulate, rowBias: pbias, clamp: clamp)
             }
-        }}}}}
+        }}}}
         return c
     }
 
@@ -98,10 +95,9 @@ final class KernelTwinTests: PlatformTestCase {
         }
     }
 
-    /// 48 random shapes over all transpose forms, accumulate on and off, with and without a row bias,
-    /// an added matrix and a clamp (the write-back a convolution's bias, a residual sum and a ReLU
-    /// take), leading dimensions wider than the rows; sizes cross the 6×16 tile, the 96-row block and
-    /// the 256-deep slab edges.
+    /// 48 random shapes over all transpose forms, accumulate on and off, with and without a row bias
+    /// and a clamp (the write-back a convolution's bias and ReLU take), leading dimensions wider than
+    /// the rows; sizes cross the 6×16 tile, the 96-row block and the 256-deep slab edges.
     /// Tolerance: max |Δ| ≤ 1e-5 · (1 + max |reference|) (two summation orders of K products in [-1, 1]).
     /// C's padding columns (beyond n) must come back untouched, bit for bit.
     func testGEMMMatchesNaiveOnRandomShapes() {
@@ -117,15 +113,12 @@ final class KernelTwinTests: PlatformTestCase {
             let c = random.floats(m * ldc)
             let rowBias = trial % 3 == 0 ? nil : random.floats(m)
             let clamp: ClosedRange<Float>? = random.pick([nil, 0 ... .infinity, -0.5 ... 0.75])
-            let ldAddend = n + random.int(0 ... 5), addend = trial % 4 == 1 ? nil : random.floats(m * ldAddend)
             let fast = multiply(true, m: m, n: n, k: k, a: a, lda: lda, transA: transA, b: b, ldb: ldb, transB: transB,
-                                c: c, ldc: ldc, accumulate: accumulate, rowBias: rowBias, addend: addend, ldAddend: ldAddend,
-                                clamp: clamp)
+                                c: c, ldc: ldc, accumulate: accumulate, rowBias: rowBias, clamp: clamp)
             let naive = multiply(false, m: m, n: n, k: k, a: a, lda: lda, transA: transA, b: b, ldb: ldb, transB: transB,
-                                 c: c, ldc: ldc, accumulate: accumulate, rowBias: rowBias, addend: addend, ldAddend: ldAddend,
-                                 clamp: clamp)
+                                 c: c, ldc: ldc, accumulate: accumulate, rowBias: rowBias, clamp: clamp)
             let what = "trial \(trial): m \(m) n \(n) k \(k) transA \(transA) transB \(transB) accumulate \(accumulate)"
-                + " bias \(rowBias != nil) addend \(addend != nil) clamp \(clamp.map { "\($0)" } ?? "none")"
+                + " bias \(rowBias != nil) clamp \(clamp.map { "\($0)" } ?? "none")"
             let inside = (0 ..< m * ldc).filter { $0 % ldc < n }, outside = (0 ..< m * ldc).filter { $0 % ldc >= n }
             assertClose(inside.map { fast[$0] }, inside.map { naive[$0] }, relativeTolerance: 1e-5, what)
             assertBitwiseEqual(outside.map { fast[$0] }, outside.map { c[$0] }, "\(what): padding")

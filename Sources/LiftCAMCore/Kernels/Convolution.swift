@@ -53,27 +53,21 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: Conv2d
 }
 
 /// `conv2d` with the weight `[O, C·kh·kw]` optionally packed beforehand for the GEMMs (layers keep
-/// one; one group only), `residual` (of the output's shape) added and the sum clamped to `clamp` (a
-/// ReLU after it: `0 ... .infinity`) as the GEMMs write it, where the bias is added too: a residual
-/// block's last convolution, sum and ReLU in one pass over the output.
+/// one; one group only), and the output clamped to `clamp` (a ReLU after it: `0 ... .infinity`) as
+/// the GEMMs write it, where the bias is added too. The direct kernel applies a ReLU itself; other
+/// ranges (ReLU6 after a depthwise convolution) in a pass after it.
 func conv2d(_ input: Tensor, weight: Tensor, packedWeight: PackedMatrix?, bias: Tensor?, shape: Conv2dShape,
-            adding residual: Tensor? = nil, clamp: ClosedRange<Float>? = nil) -> Tensor {
-    if shape.runsDirect && residual == nil && (clamp == nil || clamp == 0 ... .infinity) {
-        return conv2dDirect(input, weight: weight, bias: bias, shape: shape, applyReLU: clamp != nil)
-    }
+            clamp: ClosedRange<Float>? = nil) -> Tensor {
     if shape.runsDirect {
-        // The direct kernel has no residual or general clamp.
-        var output = conv2d(input, weight: weight, packedWeight: packedWeight, bias: bias, shape: shape)
-        if let residual { output = add(output, residual) }
-        output.storage.withUnsafeMutableBufferPointer { if let clamp { clampInPlace($0, to: clamp) } }
+        let isReLU = clamp == 0 ... .infinity
+        var output = conv2dDirect(input, weight: weight, bias: bias, shape: shape, applyReLU: isReLU)
+        if let clamp, !isReLU { output.storage.withUnsafeMutableBufferPointer { clampInPlace($0, to: clamp) } }
         return output
     }
     let (batch, height, width, outputHeight, outputWidth) =
         checkConvolution(inputShape: input.shape, weight: weight, shape: shape)
     precondition(bias == nil || bias!.count == shape.outChannels, "conv2d: bias does not match \(shape)")
     precondition(packedWeight == nil || shape.groups == 1, "conv2d: a packed weight needs one group")
-    precondition(residual == nil || residual!.shape == [batch, shape.outChannels, outputHeight, outputWidth],
-                 "conv2d: residual \(residual!.shape) does not match the output")
     let outChannels = shape.outChannels, rows = shape.unfoldedRows
     let planeSize = outputHeight * outputWidth
     let groups = shape.groups, groupOut = shape.outChannelsPerGroup
@@ -87,16 +81,14 @@ func conv2d(_ input: Tensor, weight: Tensor, packedWeight: PackedMatrix?, bias: 
         products.deallocate()
     }
 
-    let biasValues = bias?.storage ?? [], residualValues = residual?.storage ?? []
+    let biasValues = bias?.storage ?? []
     return makeTensor(shape: [batch, outChannels, outputHeight, outputWidth]) { output in
         let out = output.baseAddress!                                 // [N, O, oh, ow]
         input.storage.withUnsafeBufferPointer { inputBuffer in
         weight.storage.withUnsafeBufferPointer { weightBuffer in
         biasValues.withUnsafeBufferPointer { biasBuffer in
-        residualValues.withUnsafeBufferPointer { residualBuffer in
             let x = inputBuffer.baseAddress!, w = weightBuffer.baseAddress!  // [N, C, H, W], [O, C·kh·kw]
             let b = bias == nil ? nil : biasBuffer.baseAddress                // [O]
-            let r = residual == nil ? nil : residualBuffer.baseAddress        // [N, O, oh, ow]
             if plan.itemsPerGroup > 1 {
                 fillChannels(out, batch: batch, channels: outChannels, planeSize: planeSize, bias: bias)
                 for first in stride(from: 0, to: batch, by: plan.itemsPerGroup) {
@@ -120,21 +112,18 @@ func conv2d(_ input: Tensor, weight: Tensor, packedWeight: PackedMatrix?, bias: 
                         }
                     }
                 }
-                if let r { addScaled(r, scale: 1, into: out, count: output.count) }
                 if let clamp { clampInPlace(output, to: clamp) }
                 return
             }
-            // Each GEMM writes its outputs whole: bias, residual and clamp in its write-back, no fill before.
+            // Each GEMM writes its outputs whole: bias and clamp in its write-back, no fill before.
             for item in 0 ..< batch {
                 for group in 0 ..< groups {
                     let itemInput = x + at.input(item, group), itemOutput = out + at.output(item, group)
                     let groupWeight = w + at.weight(group), groupBias = b.map { $0 + group * groupOut }
-                    let groupResidual = r.map { $0 + at.output(item, group) }
                     if shape.isPointwise {
                         gemmBlocked(m: groupOut, n: planeSize, k: rows, a: groupWeight, lda: rows, transA: false,
                                     prepackedA: packedWeight, b: itemInput, ldb: planeSize, transB: false,
-                                    c: itemOutput, ldc: planeSize, accumulate: false, rowBias: groupBias,
-                                    addend: groupResidual, ldAddend: planeSize, clamp: clamp)
+                                    c: itemOutput, ldc: planeSize, accumulate: false, rowBias: groupBias, clamp: clamp)
                         continue
                     }
                     for firstRow in stride(from: 0, to: outputHeight, by: plan.bandRows) {
@@ -145,12 +134,11 @@ func conv2d(_ input: Tensor, weight: Tensor, packedWeight: PackedMatrix?, bias: 
                         gemmBlocked(m: groupOut, n: bandColumns, k: rows, a: groupWeight, lda: rows, transA: false,
                                     prepackedA: packedWeight, b: columns, ldb: bandColumns, transB: false,
                                     c: itemOutput + firstRow * outputWidth, ldc: planeSize, accumulate: false,
-                                    rowBias: groupBias, addend: groupResidual.map { $0 + firstRow * outputWidth },
-                                    ldAddend: planeSize, clamp: clamp)
+                                    rowBias: groupBias, clamp: clamp)
                     }
                 }
             }
-        }}}}
+        }}}
     }
 }
 

@@ -12,9 +12,8 @@ let gemmColumnBlock = 4096
 let gemmPackedFloatLimit = 1 << 21
 
 /// Row-major matrix product C[M,N] = op(A)[M,K] · op(B)[K,N], added to C when `accumulate`; then, as
-/// each element is written, `rowBias[i]` added to row i, `addend[i · ldAddend + j]` to element (i, j)
-/// and the result clamped to `clamp` when given (a convolution's bias, a residual block's shortcut
-/// and a ReLU, ReLU6 or other clip, with no pass of their own over C).
+/// each element is written, `rowBias[i]` added to row i and the result clamped to `clamp` when given
+/// (a convolution's bias and its ReLU, ReLU6 or other clip, with no pass of their own over C).
 ///
 /// op(A) is A stored `[M, K]` with leading dimension `lda`, or Aᵀ of A stored `[K, M]` when
 /// `transA`; likewise for B (`[K, N]`, or `[N, K]` when `transB`). C is `[M, N]` with leading
@@ -29,13 +28,10 @@ public func gemm(m: Int, n: Int, k: Int,
                  a: UnsafePointer<Float>, lda: Int, transA: Bool,
                  b: UnsafePointer<Float>, ldb: Int, transB: Bool,
                  c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
-                 rowBias: UnsafePointer<Float>? = nil, addend: UnsafePointer<Float>? = nil, ldAddend: Int = 0,
-                 clamp: ClosedRange<Float>? = nil) {
+                 rowBias: UnsafePointer<Float>? = nil, clamp: ClosedRange<Float>? = nil) {
     checkGEMMArguments(m: m, n: n, k: k, lda: lda, transA: transA, ldb: ldb, transB: transB, ldc: ldc)
-    precondition(addend == nil || ldAddend >= n, "gemm: ldAddend \(ldAddend) below the row width")
     gemmBlocked(m: m, n: n, k: k, a: a, lda: lda, transA: transA, prepackedA: nil,
-                b: b, ldb: ldb, transB: transB, c: c, ldc: ldc, accumulate: accumulate, rowBias: rowBias,
-                addend: addend, ldAddend: ldAddend, clamp: clamp)
+                b: b, ldb: ldb, transB: transB, c: c, ldc: ldc, accumulate: accumulate, rowBias: rowBias, clamp: clamp)
 }
 
 /// `gemm` with op(A) optionally packed beforehand (`PackedMatrix`), so that calls with few columns
@@ -44,16 +40,14 @@ func gemmBlocked(m: Int, n: Int, k: Int,
                  a: UnsafePointer<Float>, lda: Int, transA: Bool, prepackedA: PackedMatrix?,
                  b: UnsafePointer<Float>, ldb: Int, transB: Bool,
                  c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
-                 rowBias: UnsafePointer<Float>? = nil, addend: UnsafePointer<Float>? = nil, ldAddend: Int = 0,
-                 clamp: ClosedRange<Float>? = nil) {
+                 rowBias: UnsafePointer<Float>? = nil, clamp: ClosedRange<Float>? = nil) {
     precondition(prepackedA == nil || (prepackedA!.rows == m && prepackedA!.depth == k), "gemm: packed A does not match")
     if m == 0 || n == 0 { return }
     if k == 0 {
         // An empty sum: C is zero, or unchanged when accumulating; then the bias and the clamp.
-        let writeBack = GEMMWriteBack(accumulate: accumulate, rowBias: rowBias, clamp: clamp, addend: addend,
-                                      addendStride: ldAddend)
+        let writeBack = GEMMWriteBack(accumulate: accumulate, rowBias: rowBias, clamp: clamp)
         for i in 0 ..< m {
-            for j in 0 ..< n { c[i * ldc + j] = writeBack.finished(0, previous: c[i * ldc + j], row: i, column: j) }
+            for j in 0 ..< n { c[i * ldc + j] = writeBack.finished(0, previous: c[i * ldc + j], row: i) }
         }
         return
     }
@@ -61,8 +55,7 @@ func gemmBlocked(m: Int, n: Int, k: Int,
     // Equal slabs and column blocks, at most the block sizes: K = 576 runs as 3 × 192, not
     // 256 + 256 + 64, whose thin last slab would read and write all of C for little arithmetic.
     let slabDepth = evenBlock(k, atMost: gemmDepthBlock, multipleOf: 1)
-    let productWriteBack = GEMMWriteBack(accumulate: accumulate, rowBias: rowBias, clamp: clamp, addend: addend,
-                                         addendStride: ldAddend)
+    let productWriteBack = GEMMWriteBack(accumulate: accumulate, rowBias: rowBias, clamp: clamp)
     if gemmStreamsB(columnPanels: (n + gemmTileColumns - 1) / gemmTileColumns) {
         return gemmStreamingB(m: m, n: n, k: k, slabDepth: slabDepth, a: a, lda: lda, transA: transA, prepackedA: prepackedA,
                               b: b, ldb: ldb, transB: transB, c: c, ldc: ldc, writeBack: productWriteBack)
@@ -144,8 +137,7 @@ func gemmBlocked(m: Int, n: Int, k: Int,
                             let tileRows = min(gemmTileRows, m - firstRow)
                             let panelA = slabA + rowPanel * gemmTileRows * depth
                             gemmTile(depth: depth, packedA: panelA, packedB: panelB, c: c + firstRow * ldc + column0 + firstColumn,
-                                     ldc: ldc, rows: tileRows, columns: tileColumns,
-                                     writeBack: writeBack.startingAt(row: firstRow, column: column0 + firstColumn))
+                                     ldc: ldc, rows: tileRows, columns: tileColumns, writeBack: writeBack.startingAt(row: firstRow))
                         }
                     }
                 }
@@ -198,7 +190,7 @@ func evenBlock(_ total: Int, atMost limit: Int, multipleOf multiple: Int) -> Int
 }
 
 /// The plain triple loop of `gemm`: C[i,j] (+)= Σ_p op(A)[i,p] · op(B)[p,j], summed in order of p,
-/// then `rowBias[i]` and `addend[i · ldAddend + j]` added and the result clamped to `clamp` when given.
+/// then `rowBias[i]` added and the result clamped to `clamp` when given.
 ///
 /// Reference implementation, for tests and benchmarks: literal mode has no GEMM (ARCHITECTURE.md,
 /// "Naive twins").
@@ -206,10 +198,8 @@ public func gemmNaive(m: Int, n: Int, k: Int,
                       a: UnsafePointer<Float>, lda: Int, transA: Bool,
                       b: UnsafePointer<Float>, ldb: Int, transB: Bool,
                       c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
-                      rowBias: UnsafePointer<Float>? = nil, addend: UnsafePointer<Float>? = nil, ldAddend: Int = 0,
-                      clamp: ClosedRange<Float>? = nil) {
+                      rowBias: UnsafePointer<Float>? = nil, clamp: ClosedRange<Float>? = nil) {
     checkGEMMArguments(m: m, n: n, k: k, lda: lda, transA: transA, ldb: ldb, transB: transB, ldc: ldc)
-    precondition(addend == nil || ldAddend >= n, "gemm: ldAddend \(ldAddend) below the row width")
     for i in 0 ..< m {
         for j in 0 ..< n {
             var sum: Float = 0
@@ -220,7 +210,6 @@ public func gemmNaive(m: Int, n: Int, k: Int,
             }
             var value = accumulate ? c[i * ldc + j] + sum : sum
             if let rowBias { value += rowBias[i] }
-            if let addend { value += addend[i * ldAddend + j] }
             if let clamp { value = min(max(value, clamp.lowerBound), clamp.upperBound) }
             c[i * ldc + j] = value
         }

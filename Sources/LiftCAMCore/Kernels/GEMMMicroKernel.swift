@@ -102,9 +102,8 @@ func transposeRowsIntoPanel(_ source: UnsafePointer<Float>, rowStride: Int, rows
 }
 
 /// What the micro-kernel does with its finished sums as it writes them to C: adds C's values (a later
-/// depth slab, or the caller's `accumulate`), adds the row's bias and a matrix of the same shape as
-/// C (a residual block's shortcut), clamps. A convolution's bias, its ReLU and a residual sum thus
-/// cost no pass of their own over its output.
+/// depth slab, or the caller's `accumulate`), adds the row's bias, clamps. A convolution's bias and
+/// ReLU thus cost no pass of their own over its output.
 struct GEMMWriteBack {
     /// Add the sums to C's values instead of overwriting them.
     var accumulate: Bool
@@ -112,10 +111,6 @@ struct GEMMWriteBack {
     var rowBias: UnsafePointer<Float>?
     /// The range results are clamped to (ReLU: 0…∞, ReLU6: 0…6); nil for none.
     var clamp: ClosedRange<Float>?
-    /// Values added element by element, from the writer's first element, rows `addendStride` apart;
-    /// nil for none.
-    var addend: UnsafePointer<Float>? = nil
-    var addendStride = 0
 
     /// Sums written as they are.
     static let overwrite = GEMMWriteBack(accumulate: false, rowBias: nil, clamp: nil)
@@ -123,39 +118,34 @@ struct GEMMWriteBack {
     static let adding = GEMMWriteBack(accumulate: true, rowBias: nil, clamp: nil)
 
     /// The write-back of the depth slab `depth0 ..< depth0 + depth` of a product `k` deep whose own
-    /// write-back this is: the first slab writes C (adding the bias and the addend) unless the caller
-    /// asked to add to it, later slabs add, the last one clamps.
+    /// write-back this is: the first slab writes C (adding the bias) unless the caller asked to add to
+    /// it, later slabs add, the last one clamps.
     @inline(__always)
     func forSlab(depth0: Int, depth: Int, of k: Int) -> GEMMWriteBack {
         GEMMWriteBack(accumulate: depth0 > 0 || accumulate, rowBias: depth0 == 0 ? rowBias : nil,
-                      clamp: depth0 + depth == k ? clamp : nil, addend: depth0 == 0 ? addend : nil,
-                      addendStride: addendStride)
+                      clamp: depth0 + depth == k ? clamp : nil)
     }
 
-    /// The same write-back for a tile whose first element is at (`row`, `column`).
+    /// The same write-back for a tile whose first row is `row`.
     @inline(__always)
-    func startingAt(row: Int, column: Int) -> GEMMWriteBack {
-        GEMMWriteBack(accumulate: accumulate, rowBias: rowBias.map { $0 + row }, clamp: clamp,
-                      addend: addend.map { $0 + row * addendStride + column }, addendStride: addendStride)
+    func startingAt(row: Int) -> GEMMWriteBack {
+        GEMMWriteBack(accumulate: accumulate, rowBias: rowBias.map { $0 + row }, clamp: clamp)
     }
 
-    /// The value stored for `sum` at (`row`, `column`) of the writer's tile where C held `previous`,
-    /// lane by lane.
+    /// The value stored for `sum` in row `row` where C held `previous`, lane by lane.
     @inline(__always)
-    func finished<Lanes: GEMMLanes>(_ sum: Lanes, previous: @autoclosure () -> Lanes, row: Int, column: Int) -> Lanes {
+    func finished<Lanes: GEMMLanes>(_ sum: Lanes, previous: @autoclosure () -> Lanes, row: Int) -> Lanes {
         var value = accumulate ? sum + previous() : sum
         if let rowBias { value += Lanes(repeating: rowBias[row]) }
-        if let addend { value += UnsafeRawPointer(addend + row * addendStride + column).loadUnaligned(as: Lanes.self) }
         if let clamp { value = value.clamped(clamp.lowerBound, clamp.upperBound) }
         return value
     }
 
     /// `finished` for one element.
     @inline(__always)
-    func finished(_ sum: Float, previous: Float, row: Int, column: Int) -> Float {
+    func finished(_ sum: Float, previous: Float, row: Int) -> Float {
         var value = accumulate ? sum + previous : sum
         if let rowBias { value += rowBias[row] }
-        if let addend { value += addend[row * addendStride + column] }
         if let clamp { value = min(max(value, clamp.lowerBound), clamp.upperBound) }
         return value
     }
@@ -222,8 +212,7 @@ func gemmMicroKernelStrip<Lanes: GEMMLanes>(_: Lanes.Type, columnOffset: Int, de
     let corner = c + columnOffset
     @inline(__always) func store(_ sum: Lanes, row: Int) {
         let pointer = corner + row * ldc
-        UnsafeMutableRawPointer(pointer).storeBytes(of: writeBack.finished(sum, previous: load(pointer), row: row, column: columnOffset),
-                                                   as: Lanes.self)
+        UnsafeMutableRawPointer(pointer).storeBytes(of: writeBack.finished(sum, previous: load(pointer), row: row), as: Lanes.self)
     }
     var c0 = Lanes(), c1 = Lanes(), c2 = Lanes(), c3 = Lanes(), c4 = Lanes(), c5 = Lanes()
     var a = packedA, b = packedB + columnOffset
@@ -265,7 +254,7 @@ func gemmEdgeTile(depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafePoin
         }
         for i in 0 ..< rows {
             let source = tile + i * gemmTileColumns, target = c + i * ldc
-            for j in 0 ..< columns { target[j] = writeBack.finished(source[j], previous: target[j], row: i, column: j) }
+            for j in 0 ..< columns { target[j] = writeBack.finished(source[j], previous: target[j], row: i) }
         }
     }
 }

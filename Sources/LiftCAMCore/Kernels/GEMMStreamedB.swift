@@ -61,8 +61,7 @@ func gemmStreamingB(m: Int, n: Int, k: Int, slabDepth: Int,
                         let row0 = rowPanel * gemmTileRows
                         gemmTile(depth: depth, packedA: slabA + row0 * depth, packedB: packedB + local * gemmTileColumns * depth,
                                  c: c + row0 * ldc + column0, ldc: ldc, rows: min(gemmTileRows, m - row0),
-                                 columns: min(gemmTileColumns, n - column0),
-                                 writeBack: slabWriteBack.startingAt(row: row0, column: column0))
+                                 columns: min(gemmTileColumns, n - column0), writeBack: slabWriteBack.startingAt(row: row0))
                     }
                 }
             }

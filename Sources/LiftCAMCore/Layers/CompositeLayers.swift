@@ -116,16 +116,10 @@ public final class ResidualBlock: Layer {
         return main
     }
 
-    /// relu(branch + shortcut): the branch's last convolution adds the shortcut and applies the ReLU
-    /// as it writes its output (`Conv2dLayer.forward(_:adding:applyingReLU:)`), or one pass after
-    /// the branch (`addReLU`), or literally a sum and then a ReLU.
+    /// relu(branch + shortcut): in one pass (`addReLU`), or literally a sum and then a ReLU.
     public func forward(_ input: Tensor) -> Tensor {
         let shortcut = downsample?.forward(input) ?? input
         if kernels == .literal { return finalReLU.forward(addNaive(branch.forward(input), shortcut)) }
-        if let last = branch.layers.last as? Conv2dLayer {
-            let lastInput = branch.layers.dropLast().reduce(input) { x, layer in layer.forward(x) }
-            return last.forward(lastInput, adding: shortcut, applyingReLU: true)
-        }
         return addReLU(branch.forward(input), shortcut)
     }
 

@@ -89,19 +89,6 @@ public final class Conv2dLayer: Layer {
                       clamp: clamp)
     }
 
-    /// relu(conv(x) + residual) when `applyingReLU` (else conv(x) + residual), `residual` of the
-    /// output's shape: a residual block's last convolution, whose GEMM adds the shortcut and applies
-    /// the ReLU as it writes the output. Winograd layers add and clamp in a pass after.
-    func forward(_ input: Tensor, adding residual: Tensor, applyingReLU: Bool) -> Tensor {
-        if kernels == .literal || input.shape.count != 4
-            || winogradPays(shape: geometry, batch: input.shape[0], height: input.shape[2], width: input.shape[3]) {
-            let output = forward(input, applyingReLU: false)
-            return applyingReLU ? addReLU(output, residual) : add(output, residual, kernels: kernels)
-        }
-        return conv2d(input, weight: weight, packedWeight: packedWeight(forInput: input.shape), bias: bias, shape: geometry,
-                      adding: residual, clamp: applyingReLU ? 0 ... .infinity : nil)
-    }
-
     /// The weight packed for the GEMMs when the output plane is small (see `packedWeight`), else nil.
     private func packedWeight(forInput shape: [Int]) -> PackedMatrix? {
         guard shape.count == 4, geometry.groups == 1, weight.count >= packedWeightMinimumCount else { return nil }
