@@ -44,6 +44,19 @@ func im2col(_ input: UnsafePointer<Float>, height: Int, width: Int, shape: Conv2
                 let source = plane + iy * width - paddingWidth + v * dilationWidth
                 if strideWidth == 1 {
                     (target + valid.lowerBound).update(from: source + valid.lowerBound, count: valid.count)
+                } else if strideWidth == 2 {
+                    // Sixteen outputs from 32 consecutive inputs, their even lanes (the stem and every
+                    // stride-2 layer). Only while the 32nd input lies before the range's end, inside it.
+                    var ox = valid.lowerBound
+                    while ox + 16 < valid.upperBound {
+                        let pair = source + ox * 2
+                        storeLanes(Float32x16(lowHalf: loadLanes(pair).evenHalf, highHalf: loadLanes(pair + 16).evenHalf), target + ox)
+                        ox += 16
+                    }
+                    while ox < valid.upperBound {
+                        target[ox] = source[ox * 2]
+                        ox += 1
+                    }
                 } else {
                     for ox in valid { target[ox] = source[ox * strideWidth] }
                 }
