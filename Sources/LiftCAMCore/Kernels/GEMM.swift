@@ -159,20 +159,25 @@ final class PackedMatrix: @unchecked Sendable {
     let panels: UnsafeMutablePointer<Float>
 
     /// Packs A stored `[rows, depth]` (row-major, leading dimension `depth`).
-    init(_ a: UnsafePointer<Float>, rows: Int, depth: Int) {
+    convenience init(_ a: UnsafePointer<Float>, rows: Int, depth: Int) {
+        self.init(a, lda: depth, transA: false, rows: rows, depth: depth)
+    }
+
+    /// Packs op(A) `[rows, depth]`: A stored `[rows, depth]`, or `[depth, rows]` when `transA`, with
+    /// leading dimension `lda`; every slab's panels in one parallel pass.
+    init(_ a: UnsafePointer<Float>, lda: Int, transA: Bool, rows: Int, depth: Int) {
         (self.rows, self.depth) = (rows, depth)
         let rowPanels = (rows + gemmTileRows - 1) / gemmTileRows
         let slabDepth = evenBlock(depth, atMost: gemmDepthBlock, multipleOf: 1)
+        let slabCount = (depth + slabDepth - 1) / slabDepth
         panels = allocateAlignedFloats(rowPanels * gemmTileRows * depth)
         let target = panels
-        for depth0 in stride(from: 0, to: depth, by: slabDepth) {
-            let slab = min(slabDepth, depth - depth0), base = target + rowPanels * gemmTileRows * depth0
-            forEachSlice(items: rowPanels, totalWork: rows * slab) { panelRange in
-                for panel in panelRange {
-                    packPanelOfA(a, lda: depth, transA: false, row0: panel * gemmTileRows,
-                                 rows: min(gemmTileRows, rows - panel * gemmTileRows), depth0: depth0, depth: slab,
-                                 into: base + panel * gemmTileRows * slab)
-                }
+        forEachSlice(items: slabCount * rowPanels, totalWork: rows * depth) { items in
+            for item in items {
+                let (slab, panel) = item.quotientAndRemainder(dividingBy: rowPanels)
+                let depth0 = slab * slabDepth, slabRows = min(slabDepth, depth - depth0), row0 = panel * gemmTileRows
+                packPanelOfA(a, lda: lda, transA: transA, row0: row0, rows: min(gemmTileRows, rows - row0),
+                             depth0: depth0, depth: slabRows, into: target + rowPanels * gemmTileRows * depth0 + row0 * slabRows)
             }
         }
     }

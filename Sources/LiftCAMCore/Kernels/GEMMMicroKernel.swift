@@ -134,7 +134,7 @@ struct GEMMWriteBack {
 
     /// The value stored for `sum` in row `row` where C held `previous`, lane by lane.
     @inline(__always)
-    func finished<Lanes: GEMMLanes>(_ sum: Lanes, previous: @autoclosure () -> Lanes, row: Int) -> Lanes {
+    func finished<Lanes: FloatLanes>(_ sum: Lanes, previous: @autoclosure () -> Lanes, row: Int) -> Lanes {
         var value = accumulate ? sum + previous() : sum
         if let rowBias { value += Lanes(repeating: rowBias[row]) }
         if let clamp { value = value.clamped(clamp.lowerBound, clamp.upperBound) }
@@ -148,30 +148,6 @@ struct GEMMWriteBack {
         if let rowBias { value += rowBias[row] }
         if let clamp { value = min(max(value, clamp.lowerBound), clamp.upperBound) }
         return value
-    }
-}
-
-/// The vector types the micro-kernel runs on (SIMD16 with FMA, SIMD8 without), with a clamp written
-/// for each concrete type: in code generic over `SIMD`, `.<` compiles to one comparison per lane.
-protocol GEMMLanes: SIMD where Scalar == Float {
-    /// Each lane raised to `lower` when below it, lowered to `upper` when above it.
-    func clamped(_ lower: Float, _ upper: Float) -> Self
-}
-
-extension SIMD16: GEMMLanes where Scalar == Float {
-    @inline(__always)
-    func clamped(_ lower: Float, _ upper: Float) -> SIMD16<Float> {
-        // Masked replacement: min/max with bounds known only at run time compile to slow code.
-        let raised = replacing(with: lower, where: self .< lower)
-        return raised.replacing(with: upper, where: raised .> upper)
-    }
-}
-
-extension SIMD8: GEMMLanes where Scalar == Float {
-    @inline(__always)
-    func clamped(_ lower: Float, _ upper: Float) -> SIMD8<Float> {
-        let raised = replacing(with: lower, where: self .< lower)
-        return raised.replacing(with: upper, where: raised .> upper)
     }
 }
 
@@ -203,7 +179,7 @@ func gemmMicroKernel(depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafeP
 /// each step broadcasts six values of A and multiplies them with one `Lanes` of B into six
 /// accumulators.
 @inline(__always)
-func gemmMicroKernelStrip<Lanes: GEMMLanes>(_: Lanes.Type, columnOffset: Int, depth: Int, packedA: UnsafePointer<Float>,
+func gemmMicroKernelStrip<Lanes: FloatLanes>(_: Lanes.Type, columnOffset: Int, depth: Int, packedA: UnsafePointer<Float>,
                                             packedB: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
                                             writeBack: GEMMWriteBack) {
     @inline(__always) func load(_ pointer: UnsafePointer<Float>) -> Lanes {

@@ -24,19 +24,8 @@ func gemmStreamingB(m: Int, n: Int, k: Int, slabDepth: Int,
     let rowPanels = (m + gemmTileRows - 1) / gemmTileRows
     let columnPanels = (n + gemmTileColumns - 1) / gemmTileColumns
     let slabCount = (k + slabDepth - 1) / slabDepth
-    let ownA = prepackedA == nil ? allocateAlignedFloats(rowPanels * gemmTileRows * k) : nil   // per slab [panels, depth, 6]
-    defer { ownA?.deallocate() }
-    if let ownA {
-        forEachSlice(items: slabCount * rowPanels, totalWork: m * k) { items in
-            for item in items {
-                let (slab, panel) = item.quotientAndRemainder(dividingBy: rowPanels)
-                let depth0 = slab * slabDepth, depth = min(slabDepth, k - depth0), row0 = panel * gemmTileRows
-                packPanelOfA(a, lda: lda, transA: transA, row0: row0, rows: min(gemmTileRows, m - row0),
-                             depth0: depth0, depth: depth, into: ownA + rowPanels * gemmTileRows * depth0 + row0 * depth)
-            }
-        }
-    }
-    let packedA = UnsafePointer(prepackedA?.panels ?? ownA!)
+    // op(A) packed whole; the chunks hold on to it (its panels are freed with it).
+    let matrixA = prepackedA ?? PackedMatrix(a, lda: lda, transA: transA, rows: m, depth: k)
     let chunkPanels = min(streamedChunkPanelLimit, max(1, columnPanels / (4 * workerCount)))
     let chunks = (columnPanels + chunkPanels - 1) / chunkPanels
     let panelsPerRowBlock = gemmRowBlock / gemmTileRows
@@ -52,7 +41,8 @@ func gemmStreamingB(m: Int, n: Int, k: Int, slabDepth: Int,
                 packPanelOfB(b, ldb: ldb, transB: transB, column0: column0, columns: min(gemmTileColumns, n - column0),
                              depth0: depth0, depth: depth, into: packedB + local * gemmTileColumns * depth)
             }
-            let slabA = packedA + rowPanels * gemmTileRows * depth0, slabWriteBack = writeBack.forSlab(depth0: depth0, depth: depth, of: k)
+            let slabA = UnsafePointer(matrixA.panels) + rowPanels * gemmTileRows * depth0
+            let slabWriteBack = writeBack.forSlab(depth0: depth0, depth: depth, of: k)
             // Rows in blocks of `gemmRowBlock`, so the block's panels of A stay in L2 across the chunk.
             for rowPanel0 in stride(from: 0, to: rowPanels, by: panelsPerRowBlock) {
                 for local in 0 ..< panels {

@@ -32,6 +32,31 @@ func multiplyAdd<Lanes: SIMD>(_ accumulator: Lanes, _ a: Float, _ b: Lanes) -> L
     buildFusesMultiplyAdd ? accumulator.addingProduct(a, b) : accumulator + a * b
 }
 
+/// Float vectors of 16 and 8 lanes (the GEMM micro-kernel's with FMA and without), with a clamp written
+/// for each concrete type: in code generic over `SIMD`, `.<` compiles to one comparison per lane, and
+/// `pointwiseMin`/`pointwiseMax` did too. The elementwise kernels clamp through it as well.
+protocol FloatLanes: SIMD where Scalar == Float {
+    /// Each lane raised to `lower` when below it, lowered to `upper` when above it.
+    func clamped(_ lower: Float, _ upper: Float) -> Self
+}
+
+extension SIMD16: FloatLanes where Scalar == Float {
+    @inline(__always)
+    func clamped(_ lower: Float, _ upper: Float) -> SIMD16<Float> {
+        // Masked replacement: min/max with bounds known only at run time compile to slow code.
+        let raised = replacing(with: lower, where: self .< lower)
+        return raised.replacing(with: upper, where: raised .> upper)
+    }
+}
+
+extension SIMD8: FloatLanes where Scalar == Float {
+    @inline(__always)
+    func clamped(_ lower: Float, _ upper: Float) -> SIMD8<Float> {
+        let raised = replacing(with: lower, where: self .< lower)
+        return raised.replacing(with: upper, where: raised .> upper)
+    }
+}
+
 /// Below this many elementary operations a kernel runs on the calling thread: handing work to
 /// Dispatch workers costs a few microseconds, more than such a job takes.
 let minimumParallelWork = 1 << 16

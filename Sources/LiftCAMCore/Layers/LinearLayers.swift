@@ -72,9 +72,8 @@ public final class Conv2dLayer: Layer {
         if kernels == .literal {
             let output = conv2dNaive(input, weight: weight, bias: bias, shape: geometry)
             guard let clamp else { return output }
-            return isReLU ? reluNaive(output) : Tensor(shape: output.shape, storage: output.storage.map {
-                min(max($0, clamp.lowerBound), clamp.upperBound)
-            })
+            return isReLU ? reluNaive(output)
+                : applyElementwiseNaive(.clip(lower: clamp.lowerBound, upper: clamp.upperBound), output)
         }
         if input.shape.count == 4,
            winogradPays(shape: geometry, batch: input.shape[0], height: input.shape[2], width: input.shape[3]) {
