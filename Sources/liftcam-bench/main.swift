@@ -143,7 +143,7 @@ if isSelected("linear") || isSelected("blockwiseLinear") {
             naive: { _ = linearBackwardInputNaive(fewGradients, weight: weight) })
 }
 
-let dataMovementKernels = ["maxPool2d", "avgPool2d", "relu", "add", "channelAffine", "adaptiveAvgPool2d", "bilinearResize"]
+let dataMovementKernels = ["maxPool2d", "maxPool2dValues", "avgPool2d", "relu", "add", "channelAffine", "adaptiveAvgPool2d", "bilinearResize"]
 if dataMovementKernels.contains(where: isSelected) {
     // Kernels bound by memory, not arithmetic, at VGG16 sizes: rates are bytes read and written.
     let activations = benchTensor([1, 64, 224, 224], seed: 15), other = benchTensor([1, 64, 224, 224], seed: 16)
@@ -151,6 +151,13 @@ if dataMovementKernels.contains(where: isSelected) {
     let pool = Pool2dShape(kernelHeight: 2, kernelWidth: 2, strideHeight: 2, strideWidth: 2)
     measure("maxPool2d", "64×224×224, 2×2 s2", work: .bytes(1.5 * planeBytes), repetitions: 10,
             fast: { _ = maxPool2d(activations, shape: pool) }, naive: { _ = maxPool2dNaive(activations, shape: pool) })
+    // The forward pass's pool, values only: on VGG's shape, and on ResNet's stem against the argmax kernel.
+    let stem = benchTensor([1, 64, 112, 112], seed: 17)
+    let stemPool = Pool2dShape(kernelHeight: 3, kernelWidth: 3, strideHeight: 2, strideWidth: 2, paddingHeight: 1, paddingWidth: 1)
+    measure("maxPool2dValues", "64×224×224, 2×2 s2", work: .bytes(1.25 * planeBytes), repetitions: 10,
+            fast: { _ = maxPool2dValues(activations, shape: pool) }, naive: { _ = maxPool2dNaive(activations, shape: pool) })
+    measure("maxPool2dValues", "64×112×112, 3×3 s2 p1", work: .bytes(1.25 * planeBytes / 4), repetitions: 20,
+            naiveSize: "maxPool2d", fast: { _ = maxPool2dValues(stem, shape: stemPool) }, naive: { _ = maxPool2d(stem, shape: stemPool) })
     measure("avgPool2d", "64×224×224, 2×2 s2", work: .bytes(1.25 * planeBytes), repetitions: 10,
             fast: { _ = avgPool2d(activations, shape: pool) }, naive: { _ = avgPool2dNaive(activations, shape: pool) })
     measure("relu", "64×224×224", work: .bytes(2 * planeBytes), repetitions: 10,

@@ -52,6 +52,7 @@ final class KernelPoolingTests: PlatformTestCase {
             XCTAssertEqual(output, Tensor(shape: [1, 2, 2, 2], storage: [5, 5, 5, 5, -2, -2, -2, -2]))
             XCTAssertEqual(argmax, [0, 2, 5, 5, 0, 1, 4, 5])
         }
+        XCTAssertEqual(maxPool2dValues(x, shape: shape), Tensor(shape: [1, 2, 2, 2], storage: [5, 5, 5, 5, -2, -2, -2, -2]))
         let (_, argmax) = maxPool2d(x, shape: shape)
         let dy = Tensor(shape: [1, 2, 2, 2], storage: [1, 2, 3, 4, 1, 1, 1, 1])
         var expected = [Float](repeating: 0, count: 32)
@@ -69,6 +70,7 @@ final class KernelPoolingTests: PlatformTestCase {
             XCTAssertTrue(output.storage[0].isNaN && output.storage[1].isNaN)
             XCTAssertEqual(argmax, [1, 4])
         }
+        XCTAssertTrue(maxPool2dValues(x, shape: shape).storage.allSatisfy(\.isNaN))
     }
 
     /// ceil_mode: the last window hangs over the edge. Width 5, k 2, s 2: windows {0,1}, {2,3}, {4};
@@ -116,7 +118,27 @@ final class KernelPoolingTests: PlatformTestCase {
             let fast = maxPool2d(x, shape: shape), naive = maxPool2dNaive(x, shape: shape)
             assertBitwiseEqual(fast.output.storage, naive.output.storage, what)
             XCTAssertEqual(fast.argmax, naive.argmax, what)
+            // No input holds −0, so the values-only pool must match bit for bit too.
+            assertBitwiseEqual(maxPool2dValues(x, shape: shape).storage, naive.output.storage, "\(what) values only")
             assertBitwiseEqual(avgPool2d(x, shape: shape).storage, avgPool2dNaive(x, shape: shape).storage, "\(what) average")
+        }
+    }
+
+    /// The forward pass's pool on ResNet's stem shape (3×3, stride 2, padding 1, 112 → 56: three SIMD
+    /// chunks and a partial one per row) and on VGG's (2×2, stride 2), with NaN and −∞ scattered in:
+    /// `maxPool2dValues` and the layer's forward against the naive twin, bit for bit.
+    func testValuesOnlyPoolMatchesNaiveOnNetworkShapes() {
+        var random = KernelTestRandom(seed: 0x5733)
+        let shapes = [(Pool2dShape(kernelHeight: 3, kernelWidth: 3, strideHeight: 2, strideWidth: 2, paddingHeight: 1, paddingWidth: 1),
+                       [1, 5, 112, 112]),
+                      (Pool2dShape(kernelHeight: 2, kernelWidth: 2, strideHeight: 2, strideWidth: 2), [2, 3, 224, 224]),
+                      (Pool2dShape(kernelHeight: 3, kernelWidth: 3, strideHeight: 2, strideWidth: 2, ceilMode: true), [1, 2, 55, 55])]
+        for (shape, inputShape) in shapes {
+            var x = random.tensor(inputShape)
+            for _ in 0 ..< 40 { x.storage[random.int(0 ... x.count - 1)] = random.bool() ? .nan : -.infinity }
+            let naive = maxPool2dNaive(x, shape: shape).output
+            assertBitwiseEqual(maxPool2dValues(x, shape: shape).storage, naive.storage, "\(shape) on \(inputShape)")
+            assertBitwiseEqual(MaxPool2dLayer(name: "pool", geometry: shape).forward(x).storage, naive.storage, "layer, \(shape)")
         }
     }
 

@@ -78,7 +78,10 @@ public final class MaxPool2dLayer: Layer {
         try pooledShape(name: name, geometry: geometry, inputShape: inputShape)
     }
 
-    public func forward(_ input: Tensor) -> Tensor { pooled(input).output }
+    /// The values alone: no argmax to keep when nothing will walk back through the pool.
+    public func forward(_ input: Tensor) -> Tensor {
+        kernels == .literal ? maxPool2dNaive(input, shape: geometry).output : maxPool2dValues(input, shape: geometry)
+    }
 
     public func forwardTrace(_ input: Tensor) -> Trace {
         let (output, argmax) = pooled(input)
