@@ -41,7 +41,7 @@ func gemmBlocked(m: Int, n: Int, k: Int,
                  b: UnsafePointer<Float>, ldb: Int, transB: Bool,
                  c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
                  rowBias: UnsafePointer<Float>? = nil, clamp: ClosedRange<Float>? = nil) {
-    precondition(prepackedA == nil || (prepackedA!.rows == m && prepackedA!.depth == k), "gemm: packed A does not match")
+    precondition(prepackedA == nil || (prepackedA!.extent == m && prepackedA!.depth == k), "gemm: packed A does not match")
     if m == 0 || n == 0 { return }
     if k == 0 {
         // An empty sum: C is zero, or unchanged when accumulating; then the bias and the clamp.
@@ -151,11 +151,15 @@ func gemmBlocked(m: Int, n: Int, k: Int,
     }
 }
 
-/// op(A) `[M, K]` packed once the way `gemm` packs it: for each depth slab (at depth0, of `depth`
-/// rows), its 6-row panels `[depth, 6]` one after another from `panels + rowPanels · 6 · depth0`.
-/// Convolution layers keep one for their weight `[O, C·kh·kw]` (1× the weight's memory).
+/// One operand of a product packed once, the way `gemm` packs it: op(A)'s 6-row panels (a
+/// convolution layer's weight `[O, C·kh·kw]`) or op(B)'s 16-column panels (the weight as Wᵀ, for
+/// `conv2dSmallPlane`). For each depth slab (at depth0, `slabDepth` deep, the last one shallower),
+/// its panels `[slab rows, panel width]` one after another from `panels + panelCount · width · depth0`.
+/// 1× the memory of what it packs.
 final class PackedMatrix: @unchecked Sendable {
-    let rows, depth: Int
+    /// The rows of op(A), or the columns of op(B), the panels hold.
+    let extent: Int
+    let depth, slabDepth: Int
     let panels: UnsafeMutablePointer<Float>
 
     /// Packs A stored `[rows, depth]` (row-major, leading dimension `depth`).
@@ -164,25 +168,50 @@ final class PackedMatrix: @unchecked Sendable {
     }
 
     /// Packs op(A) `[rows, depth]`: A stored `[rows, depth]`, or `[depth, rows]` when `transA`, with
-    /// leading dimension `lda`; every slab's panels in one parallel pass.
-    init(_ a: UnsafePointer<Float>, lda: Int, transA: Bool, rows: Int, depth: Int) {
-        (self.rows, self.depth) = (rows, depth)
-        let rowPanels = (rows + gemmTileRows - 1) / gemmTileRows
-        let slabDepth = evenBlock(depth, atMost: gemmDepthBlock, multipleOf: 1)
-        let slabCount = (depth + slabDepth - 1) / slabDepth
-        panels = allocateAlignedFloats(rowPanels * gemmTileRows * depth)
-        let target = panels
-        forEachSlice(items: slabCount * rowPanels, totalWork: rows * depth) { items in
-            for item in items {
-                let (slab, panel) = item.quotientAndRemainder(dividingBy: rowPanels)
-                let depth0 = slab * slabDepth, slabRows = min(slabDepth, depth - depth0), row0 = panel * gemmTileRows
-                packPanelOfA(a, lda: lda, transA: transA, row0: row0, rows: min(gemmTileRows, rows - row0),
-                             depth0: depth0, depth: slabRows, into: target + rowPanels * gemmTileRows * depth0 + row0 * slabRows)
-            }
+    /// leading dimension `lda`.
+    convenience init(_ a: UnsafePointer<Float>, lda: Int, transA: Bool, rows: Int, depth: Int) {
+        self.init(extent: rows, depth: depth, panelWidth: gemmTileRows) { depth0, slabRows, row0, target in
+            packPanelOfA(a, lda: lda, transA: transA, row0: row0, rows: min(gemmTileRows, rows - row0),
+                         depth0: depth0, depth: slabRows, into: target)
         }
     }
 
+    /// Packs op(B) `[depth, columns]`: B stored `[depth, columns]`, or `[columns, depth]` when
+    /// `transB`, with leading dimension `ldb`.
+    convenience init(columnsOf b: UnsafePointer<Float>, ldb: Int, transB: Bool, columns: Int, depth: Int) {
+        self.init(extent: columns, depth: depth, panelWidth: gemmTileColumns) { depth0, slabRows, column0, target in
+            packPanelOfB(b, ldb: ldb, transB: transB, column0: column0, columns: min(gemmTileColumns, columns - column0),
+                         depth0: depth0, depth: slabRows, into: target)
+        }
+    }
+
+    /// Every slab's panels in one parallel pass (`packEverySlab`).
+    private init(extent: Int, depth: Int, panelWidth: Int,
+                 packPanel: (_ depth0: Int, _ slabRows: Int, _ first: Int, _ target: UnsafeMutablePointer<Float>) -> Void) {
+        let panelCount = (extent + panelWidth - 1) / panelWidth
+        (self.extent, self.depth) = (extent, depth)
+        slabDepth = evenBlock(depth, atMost: gemmDepthBlock, multipleOf: 1)
+        panels = allocateAlignedFloats(panelCount * panelWidth * depth)
+        packEverySlab(depth: depth, slabDepth: slabDepth, panels: panelCount, panelWidth: panelWidth, into: panels, packPanel)
+    }
+
     deinit { panels.deallocate() }
+}
+
+/// Packs all depth slabs of an operand in one parallel pass, in the layout `gemm` reads: slab by
+/// slab (`slabDepth` deep, the last one shallower), `panels` panels of `panelWidth` lanes each,
+/// `[slab rows, panelWidth]`. `packPanel(depth0, slabRows, first, target)` packs the panel whose
+/// first row (of A) or column (of B) is `first`.
+func packEverySlab(depth: Int, slabDepth: Int, panels: Int, panelWidth: Int, into target: UnsafeMutablePointer<Float>,
+                   _ packPanel: (_ depth0: Int, _ slabRows: Int, _ first: Int, _ target: UnsafeMutablePointer<Float>) -> Void) {
+    let slabCount = (depth + slabDepth - 1) / slabDepth
+    forEachSlice(items: slabCount * panels, totalWork: panels * panelWidth * depth) { items in
+        for item in items {
+            let (slab, panel) = item.quotientAndRemainder(dividingBy: panels)
+            let depth0 = slab * slabDepth, slabRows = min(slabDepth, depth - depth0), first = panel * panelWidth
+            packPanel(depth0, slabRows, first, target + panels * panelWidth * depth0 + first * slabRows)
+        }
+    }
 }
 
 /// The size of each of the fewest blocks of at most `limit` that cover `total`, made equal, rounded

@@ -15,12 +15,15 @@ func gemmStreamsB(columnPanels: Int) -> Bool { columnPanels >= 4 * workerCount }
 
 /// C = op(A) · op(B) as `gemmBlocked`, for products with at least `4 · workers` column panels: op(A)
 /// is packed once whole (or taken prepacked), then tasks of up to `streamedChunkPanelLimit` column
-/// panels each pack their slab of op(B) and run the micro-kernel over it for every row of A, slab
-/// after slab. The sums are added up in the same order as `gemmBlocked`'s: the two agree bit for bit.
+/// panels each pack their slab of op(B) (or take it from `prepackedB`, packed with this `slabDepth`)
+/// and run the micro-kernel over it for every row of A, slab after slab. The sums are added up in
+/// the same order as `gemmBlocked`'s: the two agree bit for bit.
 func gemmStreamingB(m: Int, n: Int, k: Int, slabDepth: Int,
                     a: UnsafePointer<Float>, lda: Int, transA: Bool, prepackedA: PackedMatrix?,
-                    b: UnsafePointer<Float>, ldb: Int, transB: Bool,
+                    b: UnsafePointer<Float>, ldb: Int, transB: Bool, prepackedB: PackedMatrix? = nil,
                     c: UnsafeMutablePointer<Float>, ldc: Int, writeBack: GEMMWriteBack) {
+    precondition(prepackedB == nil || (prepackedB!.extent == n && prepackedB!.depth == k
+                                       && prepackedB!.slabDepth == slabDepth), "gemm: packed B does not match")
     let rowPanels = (m + gemmTileRows - 1) / gemmTileRows
     let columnPanels = (n + gemmTileColumns - 1) / gemmTileColumns
     let slabCount = (k + slabDepth - 1) / slabDepth
@@ -32,14 +35,20 @@ func gemmStreamingB(m: Int, n: Int, k: Int, slabDepth: Int,
 
     let computeChunk = { (chunk: Int) in
         let firstPanel = chunk * chunkPanels, panels = min(chunkPanels, columnPanels - firstPanel)
-        let packedB = allocateAlignedFloats(panels * gemmTileColumns * min(slabDepth, k))   // [panels, depth, 16]
-        defer { packedB.deallocate() }
+        let ownPanels = prepackedB == nil ? allocateAlignedFloats(panels * gemmTileColumns * min(slabDepth, k)) : nil
+        defer { ownPanels?.deallocate() }
         for slab in 0 ..< slabCount {
             let depth0 = slab * slabDepth, depth = min(slabDepth, k - depth0)
-            for local in 0 ..< panels {
-                let column0 = (firstPanel + local) * gemmTileColumns
-                packPanelOfB(b, ldb: ldb, transB: transB, column0: column0, columns: min(gemmTileColumns, n - column0),
-                             depth0: depth0, depth: depth, into: packedB + local * gemmTileColumns * depth)
+            let packedB: UnsafePointer<Float>   // the chunk's panels of this slab, [panels, depth, 16]
+            if let prepackedB {
+                packedB = UnsafePointer(prepackedB.panels) + (columnPanels * depth0 + firstPanel * depth) * gemmTileColumns
+            } else {
+                for local in 0 ..< panels {
+                    let column0 = (firstPanel + local) * gemmTileColumns
+                    packPanelOfB(b, ldb: ldb, transB: transB, column0: column0, columns: min(gemmTileColumns, n - column0),
+                                 depth0: depth0, depth: depth, into: ownPanels! + local * gemmTileColumns * depth)
+                }
+                packedB = UnsafePointer(ownPanels!)
             }
             let slabA = UnsafePointer(matrixA.panels) + rowPanels * gemmTileRows * depth0
             let slabWriteBack = writeBack.forSlab(depth0: depth0, depth: depth, of: k)

@@ -18,6 +18,9 @@ public final class Conv2dLayer: Layer {
     /// of at most `packedWeightPlaneLimit` outputs, where re-packing it on every call would cost a
     /// large share of the arithmetic (ResNet's 14×14 and 7×7 stages). 1× the weight's memory.
     private let packedWeight = LazyValue<PackedMatrix>()
+    /// The weight packed as the right operand of the transposed product, made on the first forward
+    /// pass that runs it (`convolutionRunsTransposed`: ResNet's 7×7 planes). 1× the weight's memory.
+    private let packedTransposed = LazyValue<PackedMatrix>()
     /// The kernels it runs: the fast ones or the naive twins (`KernelChoice`).
     public let kernels: KernelChoice
 
@@ -53,8 +56,9 @@ public final class Conv2dLayer: Layer {
     }
 
     /// 3×3 stride-1 plain convolutions go through Winograd F(4×4, 3×3) when it saves at least half the
-    /// multiplications (`winogradPays`), depthwise and narrow-group ones directly (`conv2dDirect`), every
-    /// other one through im2col + GEMM (`conv2d`, group by group); literal kernels: the loops of `conv2dNaive`.
+    /// multiplications (`winogradPays`), depthwise and narrow-group ones directly (`conv2dDirect`), those
+    /// on small planes as the transposed product (`conv2dSmallPlane`), every other one through im2col +
+    /// GEMM (`conv2d`, group by group); literal kernels: the loops of `conv2dNaive`.
     public func forward(_ input: Tensor) -> Tensor { forward(input, applyingReLU: false) }
 
     /// The forward pass, followed by max(·, 0) when `applyingReLU` (inside the Winograd output
@@ -84,15 +88,24 @@ public final class Conv2dLayer: Layer {
             if let clamp, !isReLU { output.storage.withUnsafeMutableBufferPointer { clampInPlace($0, to: clamp) } }
             return output
         }
+        if input.shape.count == 4, convolutionRunsTransposed(geometry, batch: input.shape[0], outputPlane: outputPlane(input.shape)) {
+            return conv2dSmallPlane(input, weight: weight, packedWeight: packedTransposed.value { packedTransposedWeight(weight, shape: geometry) },
+                                    bias: bias, shape: geometry, clamp: clamp)
+        }
         return conv2d(input, weight: weight, packedWeight: packedWeight(forInput: input.shape), bias: bias, shape: geometry,
                       clamp: clamp)
+    }
+
+    /// oh · ow for an input `[N, C, H, W]`.
+    private func outputPlane(_ inputShape: [Int]) -> Int {
+        let output = geometry.outputSize(height: inputShape[2], width: inputShape[3])
+        return output.height * output.width
     }
 
     /// The weight packed for the GEMMs when the output plane is small (see `packedWeight`), else nil.
     private func packedWeight(forInput shape: [Int]) -> PackedMatrix? {
         guard shape.count == 4, geometry.groups == 1, weight.count >= packedWeightMinimumCount else { return nil }
-        let output = geometry.outputSize(height: shape[2], width: shape[3])
-        guard output.height * output.width <= packedWeightPlaneLimit else { return nil }
+        guard outputPlane(shape) <= packedWeightPlaneLimit else { return nil }
         return packedWeight.value {
             weight.storage.withUnsafeBufferPointer { w in
                 PackedMatrix(w.baseAddress!, rows: geometry.outChannels, depth: geometry.unfoldedRows)
