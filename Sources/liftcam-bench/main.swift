@@ -184,6 +184,7 @@ if dataMovementKernels.contains(where: isSelected) {
 }
 
 if rowFilters.contains(where: { $0.hasPrefix("winograd") }) { runWinogradBenchmarks() }
+if rowFilters.contains("conv-layers") { runConvolutionLayerBenchmarks() }
 
 // The forward table runs only when asked for by name (it builds torchvision-sized networks).
 if rowFilters.contains(where: { $0.hasPrefix("forward") }) {
