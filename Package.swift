@@ -47,7 +47,9 @@ func hostAVX512Flags() -> [String] {
 
 #if arch(x86_64)
 if !isCheckedOutDependency && !portableRequested {
-    fastMath = [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma"] + hostAVX512Flags())]
+    let avx512 = hostAVX512Flags()
+    // LIFTCAM_AVX512 tells the kernels they have 32 vector registers (GEMM's 8-row tile).
+    fastMath = [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma"] + avx512)] + (avx512.isEmpty ? [] : [.define("LIFTCAM_AVX512")])
     coreMath = fastMath
 } else {
     coreMath = [.define("LIFTCAM_SEPARATE_MULTIPLY_ADD")]
