@@ -82,9 +82,10 @@ func profileModules(_ network: Network, name: String) {
                 leaf(downsample.layers.count == 1 ? downsample.layers[0] : downsample, x,
                      label: downsample.layers.first?.name ?? downsample.name)
             } ?? x
-            let sum = branch
-            x = timed("\(block.name) add + relu", kind: "other: residual add + ReLU", { addReLU(sum, shortcut) },
-                      shapes: { "\($0.shape)" })
+            x = timed("\(block.name) add + relu", kind: "other: residual add + ReLU", {
+                addReLU(into: &branch, shortcut)   // as the block does: over the branch's output, held by `branch` alone
+                return branch
+            }, shapes: { "\($0.shape)" })
         }
     }
     print("\n| layer | input → output | ms | GFLOP/s |\n|---|---|---:|---:|")

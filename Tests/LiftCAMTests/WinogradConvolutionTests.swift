@@ -189,13 +189,22 @@ final class WinogradNetworkTests: PlatformTestCase {
         try checkNetwork(architecture, batch: 2, seed: 9, "bottleneck resnet", passes: 2)
     }
 
-    /// addReLU = relu(a + b), bit for bit, on a length with a SIMD tail, with NaN kept as PyTorch does.
+    /// addReLU = relu(a + b), bit for bit, on a length with a SIMD tail and on one split over the
+    /// cores, with NaN kept as PyTorch does; `addReLU(into:)` the same over a copy of a, leaving a as
+    /// it was (the copy's storage is written, not the one it shared).
     func testAddReLUMatchesSeparateKernels() {
         var random = KernelTestRandom(seed: 0xADD)
-        var a = random.tensor([3, 7, 11])
-        let b = random.tensor([3, 7, 11])
-        a.storage[5] = .nan
-        assertBitwiseEqual(addReLU(a, b).storage, reluNaive(addNaive(a, b)).storage, "addReLU")
+        for shape in [[3, 7, 11], [2, 64, 56, 56]] {
+            var a = random.tensor(shape)
+            let b = random.tensor(shape)
+            a.storage[5] = .nan
+            let original = a.storage, expected = reluNaive(addNaive(a, b))
+            assertBitwiseEqual(addReLU(a, b).storage, expected.storage, "addReLU \(shape)")
+            var sum = a
+            addReLU(into: &sum, b)
+            assertBitwiseEqual(sum.storage, expected.storage, "addReLU(into:) \(shape)")
+            assertBitwiseEqual(a.storage, original, "a after addReLU(into:) on its copy \(shape)")
+        }
     }
 }
 

@@ -54,29 +54,48 @@ public func add(_ a: Tensor, _ b: Tensor) -> Tensor { elementwiseSum(a, b, clamp
 /// max(a + b, 0) element by element in one pass: the end of a ResNet block, relu(branch + shortcut).
 public func addReLU(_ a: Tensor, _ b: Tensor) -> Tensor { elementwiseSum(a, b, clampingAtZero: true) }
 
-/// a + b, or max(a + b, 0) when `clampingAtZero`; inlined into both callers with the flag a constant,
-/// so neither loop tests it per element.
+/// `addReLU` written over `a`: a block's forward pass sums into its branch's output, which it holds
+/// alone and has just written (still in cache), instead of into a new buffer, whose first writes
+/// would each fetch a line from memory.
+public func addReLU(into a: inout Tensor, _ b: Tensor) {
+    precondition(a.shape == b.shape, "addReLU: shapes \(a.shape) and \(b.shape) differ")
+    let count = a.count
+    a.storage.withUnsafeMutableBufferPointer { target in
+        b.storage.withUnsafeBufferPointer { right in
+            sumElements(target.baseAddress!, right.baseAddress!, into: target.baseAddress!, count: count, clampingAtZero: true)
+        }
+    }
+}
+
+/// a + b, or max(a + b, 0) when `clampingAtZero`, into a new tensor.
 @inline(__always)
 private func elementwiseSum(_ a: Tensor, _ b: Tensor, clampingAtZero: Bool) -> Tensor {
     precondition(a.shape == b.shape, "\(clampingAtZero ? "addReLU" : "add"): shapes \(a.shape) and \(b.shape) differ")
     return makeTensor(shape: a.shape) { output in
         a.storage.withUnsafeBufferPointer { left in
         b.storage.withUnsafeBufferPointer { right in
-            let first = left.baseAddress!, second = right.baseAddress!, target = output.baseAddress!
-            forEachBlock(count: a.count) { range in
-                var i = range.lowerBound
-                while i + 16 <= range.upperBound {
-                    let sum = loadLanes(first + i) + loadLanes(second + i)
-                    storeLanes(clampingAtZero ? sum.replacing(with: 0, where: sum .< 0) : sum, target + i)
-                    i += 16
-                }
-                while i < range.upperBound {
-                    let sum = first[i] + second[i]
-                    target[i] = clampingAtZero && sum < 0 ? 0 : sum
-                    i += 1
-                }
-            }
+            sumElements(left.baseAddress!, right.baseAddress!, into: output.baseAddress!, count: a.count, clampingAtZero: clampingAtZero)
         }}
+    }
+}
+
+/// target[i] = first[i] + second[i], or max(…, 0) when `clampingAtZero` (NaN kept); `target` may be
+/// `first`. Inlined into its callers with the flag a constant, so no loop tests it per element.
+@inline(__always)
+private func sumElements(_ first: UnsafePointer<Float>, _ second: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>,
+                         count: Int, clampingAtZero: Bool) {
+    forEachBlock(count: count) { range in
+        var i = range.lowerBound
+        while i + 16 <= range.upperBound {
+            let sum = loadLanes(first + i) + loadLanes(second + i)
+            storeLanes(clampingAtZero ? sum.replacing(with: 0, where: sum .< 0) : sum, target + i)
+            i += 16
+        }
+        while i < range.upperBound {
+            let sum = first[i] + second[i]
+            target[i] = clampingAtZero && sum < 0 ? 0 : sum
+            i += 1
+        }
     }
 }
 

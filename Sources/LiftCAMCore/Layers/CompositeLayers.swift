@@ -116,11 +116,14 @@ public final class ResidualBlock: Layer {
         return main
     }
 
-    /// relu(branch + shortcut): in one pass (`addReLU`), or literally a sum and then a ReLU.
+    /// relu(branch + shortcut): in one pass over the branch's output (`addReLU(into:_:)`), or
+    /// literally a sum and then a ReLU.
     public func forward(_ input: Tensor) -> Tensor {
         let shortcut = downsample?.forward(input) ?? input
         if kernels == .literal { return finalReLU.forward(addNaive(branch.forward(input), shortcut)) }
-        return addReLU(branch.forward(input), shortcut)
+        var sum = branch.forward(input)
+        addReLU(into: &sum, shortcut)
+        return sum
     }
 
     /// Parts: [branch, shortcut (downsample or identity), final ReLU].
