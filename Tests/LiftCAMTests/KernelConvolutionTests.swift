@@ -105,7 +105,7 @@ final class KernelConvolutionTests: PlatformTestCase {
     /// into GEMMs: 224×224 unfolds in several bands of rows (64·3·3 unfolded rows × 224 columns exceed
     /// the band budget); a batch with planes of 1024 or more goes item by item, pointwise or not;
     /// a batch with small planes is grouped, 300·3·3 rows × 961 columns allowing 3 items per group,
-    /// so 4 items make a full group and a partial one.
+    /// so 4 items make a full group and a partial one; equal bands with a shorter last one.
     func testConvolutionMatchesNaiveOnLargeLayers() {
         var random = KernelTestRandom(seed: 0xB16)
         let layers: [(Conv2dShape, Int, Int, Int)] = [
@@ -115,6 +115,9 @@ final class KernelConvolutionTests: PlatformTestCase {
                          paddingHeight: 3, paddingWidth: 3), 2, 65, 67),
             (Conv2dShape(inChannels: 300, outChannels: 2, kernelHeight: 3, kernelWidth: 3, paddingHeight: 1, paddingWidth: 1), 4, 31, 31),
             (Conv2dShape(inChannels: 130, outChannels: 9, kernelHeight: 1, kernelWidth: 1), 3, 7, 7),
+            // A stem on 230×230: 115 output rows in bands of 15 (1 MiB of unfolded input), the last one of 10.
+            (Conv2dShape(inChannels: 3, outChannels: 16, kernelHeight: 7, kernelWidth: 7, strideHeight: 2, strideWidth: 2,
+                         paddingHeight: 3, paddingWidth: 3), 1, 230, 230),
         ]
         for (shape, batch, height, width) in layers {
             let x = random.tensor([batch, shape.inChannels, height, width])

@@ -5,6 +5,12 @@
 /// processed in bands of output rows so the buffer does not grow with the image.
 let convolutionUnfoldBudget = 1 << 23
 
+/// Unfolded-input floats (1 MiB) per band of output rows, unless the weight is larger: a band this
+/// size is read back by the GEMM while still in cache, where ResNet's unfolded stem (7.4 MB) was
+/// written out to memory and fetched again. Weights larger than that set the band size instead, so
+/// that no band reads a weight larger than itself.
+let convolutionBandBudget = 1 << 18
+
 /// Output planes smaller than this are grouped, several items to one GEMM.
 let convolutionGroupingPlaneLimit = 1024
 
@@ -28,7 +34,8 @@ struct ConvolutionPlan {
         let rows = shape.unfoldedRows, planeSize = outputHeight * outputWidth
         let groupable = batch > 1 && planeSize < convolutionGroupingPlaneLimit
         itemsPerGroup = groupable ? max(1, min(batch, convolutionUnfoldBudget / max(1, rows * planeSize))) : 1
-        bandRows = max(1, min(outputHeight, convolutionUnfoldBudget / max(1, rows * outputWidth)))
+        let bandBudget = min(convolutionUnfoldBudget, max(convolutionBandBudget, shape.outChannelsPerGroup * rows))
+        bandRows = evenBlock(outputHeight, atMost: max(1, bandBudget / max(1, rows * outputWidth)), multipleOf: 1)
         if itemsPerGroup > 1 {
             unfoldedCount = rows * itemsPerGroup * planeSize
             groupedCount = shape.outChannels * itemsPerGroup * planeSize
