@@ -28,7 +28,11 @@ func packPanelOfA(_ a: UnsafePointer<Float>, lda: Int, transA: Bool,
                   row0: Int, rows: Int, depth0: Int, depth: Int,
                   into packed: UnsafeMutablePointer<Float>) {
     if transA {
-        // A is stored [K, M]: each depth step's six values are contiguous.
+        // A is stored [K, M]: each depth step's rows are contiguous, one vector copy for a whole panel.
+        if rows == gemmTileRows {
+            for p in 0 ..< depth { copyPanelRow(a + (depth0 + p) * lda + row0, to: packed + p * gemmTileRows) }
+            return
+        }
         for p in 0 ..< depth {
             let source = a + (depth0 + p) * lda + row0
             let target = packed + p * gemmTileRows
@@ -44,6 +48,19 @@ func packPanelOfA(_ a: UnsafePointer<Float>, lda: Int, transA: Bool,
                 for i in rows ..< gemmTileRows { packed[p * gemmTileRows + i] = 0 }
             }
         }
+    }
+}
+
+/// target[0 ..< gemmTileRows] = source[0 ..< gemmTileRows], as one SIMD8 (eight rows) or a SIMD4 and
+/// a SIMD2 (six), never touching a float past the panel's rows.
+@inline(__always)
+func copyPanelRow(_ source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>) {
+    let from = UnsafeRawPointer(source), to = UnsafeMutableRawPointer(target)
+    if gemmTileRows == 8 {
+        to.storeBytes(of: from.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+    } else {
+        to.storeBytes(of: from.loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+        (to + 16).storeBytes(of: (from + 16).loadUnaligned(as: SIMD2<Float>.self), as: SIMD2<Float>.self)
     }
 }
 

@@ -66,19 +66,27 @@ func conv2dSmallPlane(_ input: Tensor, weight: Tensor, packedWeight: PackedMatri
 }
 
 /// target[j · rows + i] = writeBack(source[i · columns + j]), the bias indexed by j: Yᵀ back to Y.
-/// Blocks of 16 × 16, so both sides are read and written a cache line at a time.
+/// Sixteen columns at a time: each source row's sixteen values are read, biased and clamped as one
+/// vector, then stored to their sixteen target rows; the next source row fills the next float of
+/// each, so the writes stay within sixteen cache lines.
 func transposeWithWriteBack(_ source: UnsafePointer<Float>, rows: Int, columns: Int, writeBack: GEMMWriteBack,
                             into target: UnsafeMutablePointer<Float>) {
+    precondition(!writeBack.accumulate, "transposeWithWriteBack: writes Y whole, adds to nothing")
     let blocks = (columns + 15) / 16
     forEachSlice(items: blocks, totalWork: rows * columns) { blockRange in
         for block in blockRange {
             let firstColumn = block * 16
-            for i0 in stride(from: 0, to: rows, by: 16) {
-                for j in firstColumn ..< min(columns, firstColumn + 16) {
-                    for i in i0 ..< min(rows, i0 + 16) {
-                        target[j * rows + i] = writeBack.finished(source[i * columns + j], previous: 0, row: j)
-                    }
+            guard firstColumn + 16 <= columns else {
+                for j in firstColumn ..< columns {
+                    for i in 0 ..< rows { target[j * rows + i] = writeBack.finished(source[i * columns + j], previous: 0, row: j) }
                 }
+                continue
+            }
+            let bias = writeBack.rowBias.map { loadLanes($0 + firstColumn) } ?? Float32x16()
+            for i in 0 ..< rows {
+                var values = loadLanes(source + i * columns + firstColumn) + bias
+                if let clamp = writeBack.clamp { values = values.clamped(clamp.lowerBound, clamp.upperBound) }
+                for lane in 0 ..< 16 { target[(firstColumn + lane) * rows + i] = values[lane] }
             }
         }
     }
