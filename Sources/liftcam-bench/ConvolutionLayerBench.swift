@@ -1,6 +1,6 @@
-// `liftcam-bench conv-layers`: each distinct convolution of ResNet50 that is not a Winograd one,
-// timed alone as a layer with a ReLU (the path a forward pass takes), best of many runs. The stem,
-// the strided layers and the 7×7 planes take the paths that differ from a plain 1×1 GEMM.
+// `liftcam-bench conv-layers`: each distinct convolution of ResNet50, timed alone as a layer with a
+// ReLU (the path a forward pass takes: Winograd, GEMM, or the transposed product on 7×7), best of
+// 30 runs. Benchmarks/onnxruntime_convolutions.py times the same shapes in ONNX Runtime.
 import LiftCAM
 
 /// (input channels, output channels, kernel, stride, input size) of each shape timed.
@@ -9,6 +9,7 @@ private let resNetConvolutionShapes: [(Int, Int, Int, Int, Int)] = [
     (128, 128, 3, 2, 56), (256, 512, 1, 2, 56), (512, 128, 1, 1, 28), (256, 256, 3, 2, 28),
     (512, 1024, 1, 2, 28), (1024, 256, 1, 1, 14), (256, 1024, 1, 1, 14), (512, 512, 3, 2, 14),
     (1024, 2048, 1, 2, 14), (512, 512, 3, 1, 7), (2048, 512, 1, 1, 7), (512, 2048, 1, 1, 7),
+    (64, 64, 3, 1, 56), (128, 128, 3, 1, 28), (256, 256, 3, 1, 14),
 ]
 
 func runConvolutionLayerBenchmarks() {
