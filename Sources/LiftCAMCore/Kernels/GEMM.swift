@@ -186,7 +186,7 @@ final class PackedMatrix: @unchecked Sendable {
     }
 
     /// Every slab's panels in one parallel pass (`packEverySlab`).
-    private init(extent: Int, depth: Int, panelWidth: Int,
+    init(extent: Int, depth: Int, panelWidth: Int,
                  packPanel: (_ depth0: Int, _ slabRows: Int, _ first: Int, _ target: UnsafeMutablePointer<Float>) -> Void) {
         let panelCount = (extent + panelWidth - 1) / panelWidth
         (self.extent, self.depth) = (extent, depth)
