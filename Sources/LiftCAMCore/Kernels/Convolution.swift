@@ -8,7 +8,7 @@ let convolutionUnfoldBudget = 1 << 23
 /// Unfolded-input floats (1 MiB) per band of output rows, unless the weight is larger: a band this
 /// size is read back by the GEMM while still in cache, where ResNet's unfolded stem (7.4 MB) was
 /// written out to memory and fetched again. Weights larger than that set the band size instead, so
-/// that no band reads a weight larger than itself.
+/// that no band reads a weight larger than itself. `conv2dBackwardInput` folds back in the same bands.
 let convolutionBandBudget = 1 << 18
 
 /// Output planes smaller than this are grouped, several items to one GEMM.

@@ -176,11 +176,12 @@ struct GEMMWriteBack {
     }
 }
 
-/// C[6, 16] (+)= packedA[depth, 6]ᵀ · packedB[depth, 16], written through `writeBack`: the only place
+/// C[R, 16] (+)= packedA[depth, R]ᵀ · packedB[depth, 16], R = `gemmTileRows` (6, or 8 with AVX-512),
+/// written through `writeBack`: the only place
 /// where the FLOPs happen. Kept out of line so its register allocation does not mix with the loops
 /// around it.
 ///
-/// With FMA (the root build on x86-64 with AVX2, arm64) it is one strip of six SIMD16 accumulators,
+/// With FMA (the root build on x86-64 with AVX2, arm64) it is one strip of R SIMD16 accumulators,
 /// one vfmadd231ps per register per step. A build without FMA on x86-64 (this package as a
 /// dependency, see `buildFusesMultiplyAdd`) has no AVX either: sixteen 4-lane registers, and six
 /// SIMD16 accumulators alone would take 24 of them: the compiled loop then spills to the stack on
@@ -200,7 +201,7 @@ func gemmMicroKernel(depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafeP
     }
 }
 
-/// Columns `columnOffset ..< columnOffset + Lanes.scalarCount` of the micro-kernel's 6×16 tile:
+/// Columns `columnOffset ..< columnOffset + Lanes.scalarCount` of the micro-kernel's R×16 tile:
 /// each step broadcasts six values of A and multiplies them with one `Lanes` of B into six
 /// accumulators.
 @inline(__always)
@@ -246,7 +247,7 @@ func gemmMicroKernelStrip<Lanes: FloatLanes>(_: Lanes.Type, columnOffset: Int, d
     }
 }
 
-/// A tile at the bottom or right edge of C: the micro-kernel writes a 6×16 scratch tile (6×8 when
+/// A tile at the bottom or right edge of C: the micro-kernel writes an R×16 scratch tile (R×8 when
 /// at most 8 columns are wanted; the packed panels are zero-padded), and only its `rows × columns`
 /// corner goes to C, through `writeBack`.
 @inline(__always)
@@ -256,7 +257,7 @@ func gemmEdgeTile(depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafePoin
         let tile = scratch.baseAddress!
         if columns <= 8 {
             // Half a tile is enough: a 7×7 plane (49 columns) ends in a panel of one column, and a
-            // whole 6×16 tile there would be a quarter of the product's arithmetic.
+            // whole R×16 tile there would be a quarter of the product's arithmetic.
             gemmMicroKernelStrip(SIMD8<Float>.self, columnOffset: 0, depth: depth, packedA: packedA, packedB: packedB,
                                  c: tile, ldc: gemmTileColumns, writeBack: .overwrite)
         } else {

@@ -73,7 +73,7 @@ func gemmStreamingB(m: Int, n: Int, k: Int, slabDepth: Int,
     }
 }
 
-/// One tile of C: the micro-kernel when it is a whole 6×16 tile, the edge path otherwise.
+/// One tile of C: the micro-kernel when it is a whole tile (`gemmTileRows` × 16), the edge path otherwise.
 @inline(__always)
 func gemmTile(depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
               ldc: Int, rows: Int, columns: Int, writeBack: GEMMWriteBack) {

@@ -3,14 +3,15 @@
 //
 // The direct product W[O, K] · X[K, positions] puts the positions across the micro-kernel's 16
 // lanes: a 7×7 plane's 49 columns fill 3 panels and a strip of 8, so a quarter of the arithmetic
-// is padding. Transposed, 49 positions pad to 54 rows of 6 and the channels (512, 2048) fill their
-// 16-lane panels exactly. The weight is packed once as Wᵀ's column panels (`PackedMatrix(columnsOf:…)`) and
+// is padding. Transposed, 49 positions pad to 54 rows of 6 (56 of 8 in the AVX-512 build) and the
+// channels (512, 2048) fill their 16-lane panels exactly. The weight is packed once as Wᵀ's column panels (`PackedMatrix(columnsOf:…)`) and
 // every call streams it once; the small result is turned back to `[O, positions]` at the end, with
 // the bias and the clamp.
 
 /// Whether `conv2dSmallPlane` runs this call: one item, one group, not depthwise, an output plane of
 /// under 128 positions, and at least 10 % less padded arithmetic than the direct product (positions
-/// padded to 16 and channels to 6 there, positions to 6 and channels to 16 here).
+/// padded to 16 and channels to the tile's rows there, positions to the tile's rows and channels to
+/// 16 here).
 public func convolutionRunsTransposed(_ shape: Conv2dShape, batch: Int, outputPlane: Int) -> Bool {
     guard batch == 1, shape.groups == 1, !shape.runsDirect, outputPlane < 128 else { return false }
     func padded(_ count: Int, to multiple: Int) -> Int { (count + multiple - 1) / multiple * multiple }

@@ -16,7 +16,8 @@ public final class Conv2dLayer: Layer {
     private let winograd = LazyValue<WinogradWeights>()
     /// The weight packed for the GEMM micro-kernel, made on the first direct forward pass on a plane
     /// of at most `packedWeightPlaneLimit` outputs, where re-packing it on every call would cost a
-    /// large share of the arithmetic (ResNet's 14×14 and 7×7 stages). 1× the weight's memory.
+    /// large share of the arithmetic (ResNet's 14×14 stage; its 7×7 one, in batches). 1× the weight's
+    /// memory; a layer run both on one item and on batches of 7×7 planes keeps this and `packedTransposed`.
     private let packedWeight = LazyValue<PackedMatrix>()
     /// The weight packed as the right operand of the transposed product, made on the first forward
     /// pass that runs it (`convolutionRunsTransposed`: ResNet's 7×7 planes). 1× the weight's memory.
