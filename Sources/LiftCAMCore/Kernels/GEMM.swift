@@ -54,7 +54,7 @@ func gemmBlocked(m: Int, n: Int, k: Int,
     let rowPanels = (m + gemmTileRows - 1) / gemmTileRows
     // Equal slabs and column blocks, at most the block sizes: K = 576 runs as 3 × 192, not
     // 256 + 256 + 64, whose thin last slab would read and write all of C for little arithmetic.
-    let slabDepth = evenBlock(k, atMost: gemmDepthBlock, multipleOf: 1)
+    let slabDepth = gemmSlabDepth(k)
     let productWriteBack = GEMMWriteBack(accumulate: accumulate, rowBias: rowBias, clamp: clamp)
     if gemmStreamsB(columnPanels: (n + gemmTileColumns - 1) / gemmTileColumns) {
         return gemmStreamingB(m: m, n: n, k: k, slabDepth: slabDepth, a: a, lda: lda, transA: transA, prepackedA: prepackedA,
@@ -187,10 +187,10 @@ final class PackedMatrix: @unchecked Sendable {
 
     /// Every slab's panels in one parallel pass (`packEverySlab`).
     init(extent: Int, depth: Int, panelWidth: Int,
-                 packPanel: (_ depth0: Int, _ slabRows: Int, _ first: Int, _ target: UnsafeMutablePointer<Float>) -> Void) {
+         packPanel: (_ depth0: Int, _ slabRows: Int, _ first: Int, _ target: UnsafeMutablePointer<Float>) -> Void) {
         let panelCount = (extent + panelWidth - 1) / panelWidth
         (self.extent, self.depth) = (extent, depth)
-        slabDepth = evenBlock(depth, atMost: gemmDepthBlock, multipleOf: 1)
+        slabDepth = gemmSlabDepth(depth)
         panels = allocateAlignedFloats(panelCount * panelWidth * depth)
         packEverySlab(depth: depth, slabDepth: slabDepth, panels: panelCount, panelWidth: panelWidth, into: panels, packPanel)
     }
@@ -213,6 +213,11 @@ func packEverySlab(depth: Int, slabDepth: Int, panels: Int, panelWidth: Int, int
         }
     }
 }
+
+/// The depth of every slab of a product `k` deep but the last: equal slabs of at most
+/// `gemmDepthBlock`. The drivers and `PackedMatrix` all cut K this way, so packed panels line up.
+@inline(__always)
+func gemmSlabDepth(_ k: Int) -> Int { evenBlock(k, atMost: gemmDepthBlock, multipleOf: 1) }
 
 /// The size of each of the fewest blocks of at most `limit` that cover `total`, made equal, rounded
 /// up to a multiple of `multiple` (16 for column blocks, so only the last panel can be partial).

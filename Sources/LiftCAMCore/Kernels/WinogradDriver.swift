@@ -189,7 +189,7 @@ struct WinogradBlock {
     /// and slab of at most 256 input channels.
     func multiply(_ weights: WinogradWeights, panels: Int, positions: Range<Int>) {
         let channels = g.inChannels, rowPanels = weights.rowPanels, columns = panels * 16
-        let slabDepth = evenBlock(channels, atMost: gemmDepthBlock, multipleOf: 1)
+        let slabDepth = gemmSlabDepth(channels)
         for xi in positions {
             let u = weights.packed + xi * weights.positionStride
             let v = transformed + xi * panels * channels * 16
@@ -213,7 +213,7 @@ struct WinogradBlock {
     /// 432 KiB, in L2), then every position and tile panel runs the micro-kernel on it.
     func multiplyTransforming(_ weight: UnsafePointer<Float>, panels: Int, rowPanels: Int, panelPairs: Range<Int>) {
         let channels = g.inChannels, outChannels = g.outChannels, columns = panels * 16
-        let slabDepth = evenBlock(channels, atMost: gemmDepthBlock, multipleOf: 1)
+        let slabDepth = gemmSlabDepth(channels)
         let scratchStride = 2 * slabDepth * gemmTileRows
         let scratch = allocateAlignedFloats(winogradPositions * scratchStride)
         defer { scratch.deallocate() }
