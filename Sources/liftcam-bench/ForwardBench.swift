@@ -64,8 +64,9 @@ func profileModules(_ network: Network, name: String) {
             if let g = convolution?.geometry, x.shape.count == 4 {
                 let out = g.outputSize(height: x.shape[2], width: x.shape[3])
                 flops = 2.0 * Double(g.outChannels * out.height * out.width * g.inChannelsPerGroup * g.kernelHeight * g.kernelWidth)
-                let winograd = winogradPays(shape: g, batch: x.shape[0], height: x.shape[2], width: x.shape[3])
-                kind = "\(g.kernelHeight)×\(g.kernelWidth) stride \(g.strideHeight), " + (winograd ? "Winograd" : "GEMM")
+                let winograd = winogradFiltering(shape: g, batch: x.shape[0], height: x.shape[2], width: x.shape[3])
+                kind = "\(g.kernelHeight)×\(g.kernelWidth) stride \(g.strideHeight), "
+                    + (winograd.map { "Winograd F(\($0.outputSide)×\($0.outputSide))" } ?? "GEMM")
                     + " on \(out.height)×\(out.width)"
             }
             return timed(label, kind: kind, flops: flops, { layer.forward(x) }, shapes: { "\(x.shape) → \($0.shape)" })

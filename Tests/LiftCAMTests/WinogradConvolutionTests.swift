@@ -1,5 +1,5 @@
-// Winograd F(4×4, 3×3) against the naive convolution loops, and the layer path networks use
-// against the direct (im2col + GEMM) convolution.
+// Winograd F(4×4, 3×3) and F(2×2, 3×3) against the naive convolution loops, and the layer path
+// networks use against the direct (im2col + GEMM) convolution.
 import Dispatch
 import Foundation
 import LiftCAM
@@ -16,12 +16,17 @@ final class WinogradConvolutionTests: PlatformTestCase {
                     paddingHeight: padding.0, paddingWidth: padding.1)
     }
 
-    /// 40 seeded layers: the sizes the issue names (1×1, 3×5, 7×7, 13×11, 30×30) and other sizes that
-    /// are not multiples of 4 (partial tiles at the bottom and right), padding 0, 1, 2 and unequal
-    /// paddings, batch 1–3, channel counts that are not multiples of 6 or 16; with and without bias
-    /// and the fused ReLU (against max(0, naive)).
+    /// 40 seeded layers for each filtering: the sizes the issue names (1×1, 3×5, 7×7, 13×11, 30×30)
+    /// and other sizes that are not multiples of 4 or 2 (partial tiles at the bottom and right),
+    /// padding 0, 1, 2 and unequal paddings, batch 1–3, channel counts that are not multiples of 6 or
+    /// 16; with and without bias and the fused ReLU (against max(0, naive)).
     func testMatchesNaiveOnRandomShapes() {
-        var random = KernelTestRandom(seed: 0x5151)
+        assertMatchesNaiveOnRandomShapes(.f4, seed: 0x5151)
+        assertMatchesNaiveOnRandomShapes(.f2, seed: 0x5152)
+    }
+
+    private func assertMatchesNaiveOnRandomShapes(_ filtering: WinogradTile, seed: UInt64) {
+        var random = KernelTestRandom(seed: seed)
         let sizes = [(1, 1), (3, 5), (7, 7), (13, 11), (30, 30), (4, 4), (5, 9), (17, 6), (8, 12), (2, 3)]
         for trial in 0 ..< 40 {
             var (height, width) = trial < sizes.count ? sizes[trial] : random.pick(sizes + [(9, 21), (16, 15)])
@@ -35,32 +40,35 @@ final class WinogradConvolutionTests: PlatformTestCase {
             let weight = random.tensor([geometry.outChannels, geometry.inChannels, 3, 3])
             let bias = random.bool() ? random.tensor([geometry.outChannels]) : nil
             let applyReLU = trial % 4 == 3
-            let what = "trial \(trial): \(geometry) on [\(batch), \(height), \(width)], ReLU \(applyReLU)"
+            let what = "F(\(filtering.outputSide)) trial \(trial): \(geometry) on [\(batch), \(height), \(width)], ReLU \(applyReLU)"
             var expected = conv2dNaive(x, weight: weight, bias: bias, shape: geometry)
             if applyReLU { expected = relu(expected) }
-            let actual = conv2dWinograd(x, weight: weight, bias: bias, shape: geometry, applyReLU: applyReLU)
+            let actual = conv2dWinograd(x, weight: weight, bias: bias, shape: geometry, applyReLU: applyReLU, filtering: filtering)
             XCTAssertEqual(actual.shape, expected.shape, what)
             assertClose(actual.storage, expected.storage, relativeTolerance: tolerance, what)
         }
     }
 
-    /// Weights too large to keep transformed (36 · O · C over `winogradCachedWeightLimit`) are
+    /// Weights too large to keep transformed ((m+2)² · O · C over `winogradCachedWeightLimit`) are
     /// transformed on the fly, 12 rows and one depth slab at a time: shapes with several slabs
-    /// (C = 1030, 1100), an odd number of 6-row panels (O = 245: 41 panels) and O not a multiple of 6.
+    /// (C = 1030, 1100), an odd number of 6-row panels (O = 245: 41 panels) and O not a multiple of 6;
+    /// for F(2×2), whose transform is 16/9 of the weight, O = 563 and 600 (95 and 100 panels).
     func testOnTheFlyTransformMatchesNaive() {
         var random = KernelTestRandom(seed: 0xF1)
-        for (inChannels, outChannels, height, width, padding, batch) in
-                [(600, 460, 7, 9, (1, 1), 2), (1030, 260, 6, 6, (1, 0), 1), (1100, 245, 5, 4, (0, 1), 1), (517, 517, 3, 3, (1, 1), 1)] {
+        for (inChannels, outChannels, height, width, padding, batch, filtering) in
+                [(600, 460, 7, 9, (1, 1), 2, WinogradTile.f4), (1030, 260, 6, 6, (1, 0), 1, .f4), (1100, 245, 5, 4, (0, 1), 1, .f4),
+                 (517, 517, 3, 3, (1, 1), 1, .f4), (1100, 563, 7, 7, (1, 1), 1, .f2), (1030, 600, 5, 6, (0, 1), 2, .f2)] {
             let geometry = shape(inChannels, outChannels, padding: padding)
-            XCTAssertFalse(winogradCachesWeights(geometry), "\(geometry) would be cached")
+            XCTAssertFalse(winogradCachesWeights(geometry, filtering: filtering), "\(geometry) would be cached")
             let x = random.tensor([batch, inChannels, height, width])
             let weight = random.tensor([outChannels, inChannels, 3, 3]), bias = random.tensor([outChannels])
-            let what = "\(geometry) on [\(batch), \(height), \(width)]"
+            let what = "F(\(filtering.outputSide)): \(geometry) on [\(batch), \(height), \(width)]"
             let expected = conv2dNaive(x, weight: weight, bias: bias, shape: geometry)
-            assertClose(conv2dWinograd(x, weight: weight, bias: bias, shape: geometry).storage, expected.storage,
-                        relativeTolerance: tolerance, what)
+            assertClose(conv2dWinograd(x, weight: weight, bias: bias, shape: geometry, filtering: filtering).storage,
+                        expected.storage, relativeTolerance: tolerance, what)
             // The same weights transformed beforehand (the packed path) agree too.
-            assertClose(conv2dWinograd(x, weights: WinogradWeights(weight: weight), bias: bias, shape: geometry).storage,
+            let transformed = WinogradWeights(weight: weight, filtering: filtering)
+            assertClose(conv2dWinograd(x, weights: transformed, bias: bias, shape: geometry).storage,
                         expected.storage, relativeTolerance: tolerance, what + ", packed")
         }
     }
@@ -76,20 +84,24 @@ final class WinogradConvolutionTests: PlatformTestCase {
         weight.storage[4] = 1        // channel 0: centre
         weight.storage[9] = 1        // channel 1: top-left corner, y[i][j] = x[i − 1][j − 1]
         let bias = Tensor(shape: [2], storage: [0.5, 0])
-        let y = conv2dWinograd(x, weight: weight, bias: bias, shape: geometry)
         var expected = x.storage.map { $0 + 0.5 }
         for i in 0 ..< 9 {
             for j in 0 ..< 10 { expected.append(i > 0 && j > 0 ? x.storage[(i - 1) * 10 + j - 1] : 0) }
         }
-        assertClose(y.storage, expected, relativeTolerance: 1e-6, "shift kernels")
+        for filtering in [WinogradTile.f4, .f2] {
+            let y = conv2dWinograd(x, weight: weight, bias: bias, shape: geometry, filtering: filtering)
+            assertClose(y.storage, expected, relativeTolerance: 1e-6, "shift kernels, F(\(filtering.outputSide))")
+        }
     }
 
     /// `Conv2dLayer.forward`, which networks call, takes the Winograd path on a 3×3 stride-1 layer
-    /// (checked with `winogradPays`) and agrees with the direct convolution, on a first call and on a
-    /// later call that reuses the cached transform, and from 8 threads calling a fresh layer at once.
+    /// (checked with `winogradPays`; F(2×2) on the single 7×7 items) and agrees with the direct
+    /// convolution, on a first call and on a later call that reuses the cached transform, and from 8
+    /// threads calling a fresh layer at once.
     func testLayerPathMatchesDirectConvolution() {
         var random = KernelTestRandom(seed: 0x1A7E)
-        for (inChannels, outChannels, size, batch) in [(16, 32, 20, 1), (19, 13, 15, 2), (64, 64, 14, 1), (8, 40, 7, 3)] {
+        for (inChannels, outChannels, size, batch) in [(16, 32, 20, 1), (19, 13, 15, 2), (64, 64, 14, 1), (8, 40, 7, 3),
+                                                        (64, 70, 7, 1), (16, 9, 8, 1)] {
             let geometry = shape(inChannels, outChannels, padding: (1, 1))
             XCTAssertTrue(winogradPays(shape: geometry, batch: batch, height: size, width: size), "\(geometry) at \(size)")
             let weight = random.tensor([outChannels, inChannels, 3, 3]), bias = random.tensor([outChannels])
@@ -109,8 +121,10 @@ final class WinogradConvolutionTests: PlatformTestCase {
         }
     }
 
-    /// Strided, 1×1 and 5×5 layers do not take the Winograd path, nor does one 7×7 item (4 tiles
-    /// would fill a quarter of a 16-tile panel); a batch of 8 such items does.
+    /// Strided, 1×1 and 5×5 layers do not take the Winograd path. One 7×7 item takes F(2×2) (16
+    /// tiles, one panel; F(4×4)'s 4 tiles would fill a quarter of it), a batch of 8 such items and a
+    /// 14×14 plane F(4×4); a 5×5 plane (9 tiles of 2×2 in a panel of 16) neither, nor a 7×7 item with
+    /// 8 input channels.
     func testWinogradIsChosenOnlyWhereItApplies() {
         let strided = Conv2dShape(inChannels: 64, outChannels: 64, kernelHeight: 3, kernelWidth: 3,
                                   strideHeight: 2, strideWidth: 2, paddingHeight: 1, paddingWidth: 1)
@@ -120,9 +134,12 @@ final class WinogradConvolutionTests: PlatformTestCase {
         XCTAssertFalse(winogradApplies(to: pointwise))
         XCTAssertFalse(winogradApplies(to: wide))
         let resnetLast = shape(512, 512, padding: (1, 1))
-        XCTAssertFalse(winogradPays(shape: resnetLast, batch: 1, height: 7, width: 7))
-        XCTAssertTrue(winogradPays(shape: resnetLast, batch: 8, height: 7, width: 7))
-        XCTAssertTrue(winogradPays(shape: resnetLast, batch: 1, height: 14, width: 14))
+        XCTAssertEqual(winogradFiltering(shape: resnetLast, batch: 1, height: 7, width: 7), .f2)
+        XCTAssertEqual(winogradFiltering(shape: resnetLast, batch: 8, height: 7, width: 7), .f4)
+        XCTAssertEqual(winogradFiltering(shape: resnetLast, batch: 1, height: 14, width: 14), .f4)
+        XCTAssertNil(winogradFiltering(shape: resnetLast, batch: 1, height: 5, width: 5))
+        // F(2×2) needs 16 input channels (SqueezeNet's 8 → 32 expansions on 7×7 stay direct).
+        XCTAssertNil(winogradFiltering(shape: shape(8, 32, padding: (1, 1)), batch: 1, height: 7, width: 7))
     }
 }
 

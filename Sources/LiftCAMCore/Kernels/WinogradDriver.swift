@@ -1,18 +1,24 @@
 // How a Winograd convolution is cut into blocks of tiles and spread over the cores.
 
-/// Sizes of one Winograd call: tiles are 4×4 squares of the output, numbered item by item, row by row.
+/// Sizes of one Winograd call: tiles are m×m squares of the output, numbered item by item, row by row.
 struct WinogradGeometry {
+    let filtering: WinogradTile
     let batch, inChannels, outChannels, height, width, paddingHeight, paddingWidth: Int
     let outputHeight, outputWidth, tileRows, tileColumns: Int
 
-    init(shape: Conv2dShape, batch: Int, height: Int, width: Int) {
+    init(shape: Conv2dShape, filtering: WinogradTile, batch: Int, height: Int, width: Int) {
+        self.filtering = filtering
         (self.batch, self.height, self.width) = (batch, height, width)
         (inChannels, outChannels) = (shape.inChannels, shape.outChannels)
         (paddingHeight, paddingWidth) = (shape.paddingHeight, shape.paddingWidth)
         (outputHeight, outputWidth) = shape.outputSize(height: height, width: width)
-        tileRows = (outputHeight + 3) / 4
-        tileColumns = (outputWidth + 3) / 4
+        let side = filtering.outputSide
+        tileRows = (outputHeight + side - 1) / side
+        tileColumns = (outputWidth + side - 1) / side
     }
+
+    /// (m+2)²: the GEMMs of each block.
+    var positions: Int { filtering.positions }
 
     var tilesPerItem: Int { tileRows * tileColumns }
     var tiles: Int { batch * tilesPerItem }
@@ -42,11 +48,12 @@ struct WinogradTileTable {
             }
             let (item, within) = tile.quotientAndRemainder(dividingBy: g.tilesPerItem)
             let (row, column) = within.quotientAndRemainder(dividingBy: g.tileColumns)
-            let y0 = 4 * row - g.paddingHeight, x0 = 4 * column - g.paddingWidth
+            let side = g.filtering.outputSide
+            let y0 = side * row - g.paddingHeight, x0 = side * column - g.paddingWidth
             top.append(y0)
             left.append(x0)
             inputOffset.append(item * g.inChannels * g.height * g.width)
-            outputOffset.append((item * g.outChannels * g.outputHeight + 4 * row) * g.outputWidth + 4 * column)
+            outputOffset.append((item * g.outChannels * g.outputHeight + side * row) * g.outputWidth + side * column)
         }
     }
 }
@@ -54,7 +61,7 @@ struct WinogradTileTable {
 /// Where the GEMMs' A operand comes from: transformed weights made beforehand, or the raw weight
 /// `[O, C, 3, 3]`, transformed on the fly, one pair of 6-row panels and depth slab at a time, into a
 /// scratch that stays in L2 (used for large weights: no 4× copy is kept, and the 9 raw floats per
-/// kernel are read instead of the 36 transformed ones, which is faster when few tiles share them).
+/// kernel are read instead of the (m+2)² transformed ones, which is faster when few tiles share them).
 enum WinogradKernels {
     case transformed(WinogradWeights)
     case raw(UnsafePointer<Float>)
@@ -73,8 +80,8 @@ public let winogradCachedWeightLimit = winogradPositions * 516 * 512
 func runWinograd(_ g: WinogradGeometry, input: UnsafePointer<Float>, kernels: WinogradKernels,
                  bias: UnsafePointer<Float>, applyReLU: Bool, output: UnsafeMutablePointer<Float>) {
     let rowPanels = (g.outChannels + gemmTileRows - 1) / gemmTileRows, paddedOut = rowPanels * gemmTileRows
-    let perTile = winogradPositions * (g.inChannels + paddedOut)
-    let weightFloats = winogradPositions * paddedOut * g.inChannels
+    let perTile = g.positions * (g.inChannels + paddedOut)
+    let weightFloats = g.positions * paddedOut * g.inChannels
     let privatePanels = max(1, winogradPrivateBlockBudget / (perTile * 16))
     let totalPanels = (g.tiles + 15) / 16
     let privateBlocks = (totalPanels + privatePanels - 1) / privatePanels
@@ -89,7 +96,7 @@ func runWinograd(_ g: WinogradGeometry, input: UnsafePointer<Float>, kernels: Wi
                 let panels = min(privatePanels, totalPanels - index * privatePanels)
                 let table = WinogradTileTable(g, firstTile: first, slots: panels * 16)
                 block.transformInput(input, table: table, panels: panels, channels: 0 ..< g.inChannels)
-                block.multiply(weights, panels: panels, positions: 0 ..< winogradPositions)
+                block.multiply(weights, panels: panels, positions: 0 ..< g.positions)
                 block.transformOutput(table: table, panels: panels, bias: bias, applyReLU: applyReLU,
                                       outChannels: 0 ..< g.outChannels, into: output)
             }
@@ -103,13 +110,13 @@ func runWinograd(_ g: WinogradGeometry, input: UnsafePointer<Float>, kernels: Wi
         let panels = min(sharedPanels, totalPanels - first)
         let table = WinogradTileTable(g, firstTile: first * 16, slots: panels * 16)
         let slots = panels * 16
-        forEachSlice(items: g.inChannels, totalWork: g.inChannels * slots * 36 * 4) { channels in
+        forEachSlice(items: g.inChannels, totalWork: g.inChannels * slots * g.positions * 4) { channels in
             block.transformInput(input, table: table, panels: panels, channels: channels)
         }
-        let gemmWork = winogradPositions * paddedOut * g.inChannels * slots
+        let gemmWork = g.positions * paddedOut * g.inChannels * slots
         switch kernels {
         case .transformed(let weights):
-            forEachSlice(items: winogradPositions, totalWork: gemmWork) { positions in
+            forEachSlice(items: g.positions, totalWork: gemmWork) { positions in
                 block.multiply(weights, panels: panels, positions: positions)
             }
         case .raw(let weight):
@@ -118,15 +125,15 @@ func runWinograd(_ g: WinogradGeometry, input: UnsafePointer<Float>, kernels: Wi
                 block.multiplyTransforming(weight, panels: panels, rowPanels: rowPanels, panelPairs: pairs)
             }
         }
-        forEachSlice(items: g.outChannels, totalWork: g.outChannels * slots * 36 * 4) { outChannels in
+        forEachSlice(items: g.outChannels, totalWork: g.outChannels * slots * g.positions * 4) { outChannels in
             block.transformOutput(table: table, panels: panels, bias: bias, applyReLU: applyReLU,
                                   outChannels: outChannels, into: output)
         }
     }
 }
 
-/// The scratch of one block: transformed input V `[36, panels, C, 16]` and products
-/// M `[36, paddedOut, panels · 16]`.
+/// The scratch of one block: transformed input V `[(m+2)², panels, C, 16]` and products
+/// M `[(m+2)², paddedOut, panels · 16]`.
 struct WinogradBlock {
     let g: WinogradGeometry
     let capacityPanels, paddedOut: Int
@@ -137,8 +144,8 @@ struct WinogradBlock {
         self.g = g
         self.capacityPanels = panels
         self.paddedOut = paddedOut
-        transformed = allocateAlignedFloats(winogradPositions * panels * g.inChannels * 16)
-        products = allocateAlignedFloats(winogradPositions * paddedOut * panels * 16)
+        transformed = allocateAlignedFloats(g.positions * panels * g.inChannels * 16)
+        products = allocateAlignedFloats(g.positions * paddedOut * panels * 16)
     }
 
     func deallocate() {
@@ -151,35 +158,36 @@ struct WinogradBlock {
     func transformInput(_ input: UnsafePointer<Float>, table: WinogradTileTable, panels: Int, channels: Range<Int>) {
         let (height, width, planeSize) = (g.height, g.width, g.height * g.width)
         let positionStride = panels * g.inChannels * 16
+        let side = g.filtering.inputSide, positions = g.positions
         withUnsafeTemporaryAllocation(of: Float.self, capacity: winogradPositions * 16) { scratch in
-            let tile = scratch.baseAddress!                            // [36, 16]: d[i][j] of 16 tiles
+            let tile = scratch.baseAddress!                            // [s², 16]: d[i][j] of 16 tiles
             for channel in channels {
                 for panel in 0 ..< panels {
                     for lane in 0 ..< 16 {
                         let slot = panel * 16 + lane, offset = table.inputOffset[slot]
                         let y0 = table.top[slot], x0 = table.left[slot]
                         if offset < 0 {
-                            for k in 0 ..< winogradPositions { tile[k * 16 + lane] = 0 }
+                            for k in 0 ..< positions { tile[k * 16 + lane] = 0 }
                             continue
                         }
                         let plane = input + offset + channel * planeSize
-                        if y0 >= 0 && x0 >= 0 && y0 + 6 <= height && x0 + 6 <= width {
-                            for i in 0 ..< 6 {
+                        if y0 >= 0 && x0 >= 0 && y0 + side <= height && x0 + side <= width {
+                            for i in 0 ..< side {
                                 let source = plane + (y0 + i) * width + x0
-                                for j in 0 ..< 6 { tile[(6 * i + j) * 16 + lane] = source[j] }
+                                for j in 0 ..< side { tile[(side * i + j) * 16 + lane] = source[j] }
                             }
                         } else {
-                            for i in 0 ..< 6 {
+                            for i in 0 ..< side {
                                 let y = y0 + i, rowInside = y >= 0 && y < height
-                                for j in 0 ..< 6 {
+                                for j in 0 ..< side {
                                     let x = x0 + j
-                                    tile[(6 * i + j) * 16 + lane] = rowInside && x >= 0 && x < width ? plane[y * width + x] : 0
+                                    tile[(side * i + j) * 16 + lane] = rowInside && x >= 0 && x < width ? plane[y * width + x] : 0
                                 }
                             }
                         }
                     }
                     winogradTransformInputTiles(tile, into: transformed + (panel * g.inChannels + channel) * 16,
-                                                positionStride: positionStride)
+                                                positionStride: positionStride, filtering: g.filtering)
                 }
             }
         }
@@ -209,13 +217,13 @@ struct WinogradBlock {
     }
 
     /// Stage 2 from the raw weight `[O, C, 3, 3]`, for the pairs of 6-row panels `panelPairs`: per pair
-    /// and depth slab, G g Gᵀ of its 12 × depth kernels goes to a scratch `[36, 2, depth, 6]` (at most
+    /// and depth slab, G g Gᵀ of its 12 × depth kernels goes to a scratch `[(m+2)², 2, depth, 6]` (at most
     /// 432 KiB, in L2), then every position and tile panel runs the micro-kernel on it.
     func multiplyTransforming(_ weight: UnsafePointer<Float>, panels: Int, rowPanels: Int, panelPairs: Range<Int>) {
         let channels = g.inChannels, outChannels = g.outChannels, columns = panels * 16
         let slabDepth = gemmSlabDepth(channels)
         let scratchStride = 2 * slabDepth * gemmTileRows
-        let scratch = allocateAlignedFloats(winogradPositions * scratchStride)
+        let scratch = allocateAlignedFloats(g.positions * scratchStride)
         defer { scratch.deallocate() }
         for pair in panelPairs {
             let firstPanel = 2 * pair, pairPanels = min(2, rowPanels - firstPanel)
@@ -225,9 +233,10 @@ struct WinogradBlock {
                 for local in 0 ..< pairPanels {
                     winogradPackPanel(weight, inChannels: channels, outChannels: outChannels,
                                       firstRow: (firstPanel + local) * gemmTileRows, channels: depth0 ..< depth0 + depth,
-                                      into: scratch + local * depth * gemmTileRows, positionStride: positionStride)
+                                      filtering: g.filtering, into: scratch + local * depth * gemmTileRows,
+                                      positionStride: positionStride)
                 }
-                for xi in 0 ..< winogradPositions {
+                for xi in 0 ..< g.positions {
                     let v = transformed + (xi * panels * channels + depth0) * 16
                     let m = products + xi * paddedOut * columns
                     for panel in 0 ..< panels {
@@ -243,25 +252,26 @@ struct WinogradBlock {
         }
     }
 
-    /// Stage 3 for `outChannels`: y = Aᵀ M A + bias (ReLU when asked), each 4×4 tile clipped to the plane.
+    /// Stage 3 for `outChannels`: y = Aᵀ M A + bias (ReLU when asked), each m×m tile clipped to the plane.
     func transformOutput(table: WinogradTileTable, panels: Int, bias: UnsafePointer<Float>, applyReLU: Bool,
                          outChannels: Range<Int>, into output: UnsafeMutablePointer<Float>) {
         let columns = panels * 16, positionStride = paddedOut * columns
         let (outputHeight, outputWidth, planeSize) = (g.outputHeight, g.outputWidth, g.outputHeight * g.outputWidth)
+        let side = g.filtering.outputSide
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * 16) { scratch in
-            let tile = scratch.baseAddress!                            // [16, 16]: y[i][j] of 16 tiles
+            let tile = scratch.baseAddress!                            // [m², 16]: y[i][j] of 16 tiles
             for channel in outChannels {
                 for panel in 0 ..< panels {
                     winogradTransformOutputTiles(products + channel * columns + panel * 16, positionStride: positionStride,
-                                                 bias: bias[channel], applyReLU: applyReLU, into: tile)
+                                                 bias: bias[channel], applyReLU: applyReLU, filtering: g.filtering, into: tile)
                     for lane in 0 ..< 16 {
                         let slot = panel * 16 + lane, offset = table.outputOffset[slot]
                         if offset < 0 { continue }
                         let target = output + offset + channel * planeSize
                         let y0 = table.top[slot] + g.paddingHeight, x0 = table.left[slot] + g.paddingWidth
-                        let rows = min(4, outputHeight - y0), cols = min(4, outputWidth - x0)
+                        let rows = min(side, outputHeight - y0), cols = min(side, outputWidth - x0)
                         for i in 0 ..< rows {
-                            for j in 0 ..< cols { target[i * outputWidth + j] = tile[(4 * i + j) * 16 + lane] }
+                            for j in 0 ..< cols { target[i * outputWidth + j] = tile[(side * i + j) * 16 + lane] }
                         }
                     }
                 }

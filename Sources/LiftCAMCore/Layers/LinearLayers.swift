@@ -11,9 +11,10 @@ public final class Conv2dLayer: Layer {
     public let bias: Tensor?
     /// Channels, kernel size, stride, padding, dilation and groups.
     public let geometry: Conv2dShape
-    /// The weight transformed for Winograd F(4×4, 3×3), made on the first forward pass that uses it
-    /// when it is small enough to keep (`winogradCachesWeights`); larger ones are transformed per call.
-    private let winograd = LazyValue<WinogradWeights>()
+    /// The weight transformed for Winograd F(4×4, 3×3) and F(2×2, 3×3), each made on the first forward
+    /// pass that uses it when it is small enough to keep (`winogradCachesWeights`); larger ones are
+    /// transformed per call. A layer run both on one 7×7 item (F(2×2)) and on batches (F(4×4)) keeps both.
+    private let winograd4 = LazyValue<WinogradWeights>(), winograd2 = LazyValue<WinogradWeights>()
     /// The weight packed for the GEMM micro-kernel, made on the first direct forward pass on a plane
     /// of at most `packedWeightPlaneLimit` outputs, where re-packing it on every call would cost a
     /// large share of the arithmetic (ResNet's 14×14 stage; its 7×7 one, in batches). 1× the weight's
@@ -56,8 +57,8 @@ public final class Conv2dLayer: Layer {
         return [geometry.outChannels, size.height, size.width]
     }
 
-    /// 3×3 stride-1 plain convolutions go through Winograd F(4×4, 3×3) when it saves at least half the
-    /// multiplications (`winogradPays`), depthwise and narrow-group ones directly (`conv2dDirect`), those
+    /// 3×3 stride-1 plain convolutions go through Winograd F(4×4, 3×3) or F(2×2, 3×3) where it saves
+    /// enough multiplications (`winogradFiltering`), depthwise and narrow-group ones directly (`conv2dDirect`), those
     /// on small planes as the transposed product (`conv2dSmallPlane`), every other one through im2col +
     /// GEMM (`conv2d`, group by group); literal kernels: the loops of `conv2dNaive`.
     public func forward(_ input: Tensor) -> Tensor { forward(input, applyingReLU: false) }
@@ -81,11 +82,12 @@ public final class Conv2dLayer: Layer {
                 : applyElementwiseNaive(.clip(lower: clamp.lowerBound, upper: clamp.upperBound), output)
         }
         if input.shape.count == 4,
-           winogradPays(shape: geometry, batch: input.shape[0], height: input.shape[2], width: input.shape[3]) {
-            var output = winogradCachesWeights(geometry)
-                ? conv2dWinograd(input, weights: winograd.value { WinogradWeights(weight: weight) }, bias: bias,
+           let filtering = winogradFiltering(shape: geometry, batch: input.shape[0], height: input.shape[2], width: input.shape[3]) {
+            let kept = filtering == .f4 ? winograd4 : winograd2
+            var output = winogradCachesWeights(geometry, filtering: filtering)
+                ? conv2dWinograd(input, weights: kept.value { WinogradWeights(weight: weight, filtering: filtering) }, bias: bias,
                                  shape: geometry, applyReLU: isReLU)
-                : conv2dWinograd(input, weight: weight, bias: bias, shape: geometry, applyReLU: isReLU)
+                : conv2dWinograd(input, weight: weight, bias: bias, shape: geometry, applyReLU: isReLU, filtering: filtering)
             if let clamp, !isReLU { output.storage.withUnsafeMutableBufferPointer { clampInPlace($0, to: clamp) } }
             return output
         }
