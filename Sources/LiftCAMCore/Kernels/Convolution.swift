@@ -54,7 +54,9 @@ struct ConvolutionPlan {
 /// input is unfolded (im2col) into `[C/G·kh·kw, columns]` and one GEMM
 /// `weight[O/G, C/G·kh·kw] · unfolded` produces the group's outputs of those columns; see
 /// `ConvolutionPlan` for how items and rows are grouped into columns. A 1×1 stride-1 convolution of
-/// one item multiplies its input planes directly.
+/// one item multiplies its input planes directly; a larger kernel with one group, one item at a time,
+/// reads the unfolded input from the input's stride phases instead of an unfolded copy
+/// (`convolutionReadsPhases`, same sums bit for bit).
 public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, shape: Conv2dShape) -> Tensor {
     conv2d(input, weight: weight, packedWeight: nil, bias: bias, shape: shape)
 }
@@ -80,12 +82,17 @@ func conv2d(_ input: Tensor, weight: Tensor, packedWeight: PackedMatrix?, bias: 
     let groups = shape.groups, groupOut = shape.outChannelsPerGroup
     let at = ConvolutionGroupOffsets(shape, inputPlane: height * width, outputPlane: planeSize)
     let plan = ConvolutionPlan(shape: shape, batch: batch, outputHeight: outputHeight, outputWidth: outputWidth)
-    // Every element of both buffers is written before it is read: no zero-fill needed.
-    let columns = allocateAlignedFloats(plan.unfoldedCount)            // [C/G·kh·kw, columns]
-    let products = allocateAlignedFloats(plan.groupedCount)            // [O, items·oh·ow]
+    // Kernels larger than 1×1, one group, one item at a time: the unfolded input is read from the
+    // input's stride phases, not copied out (PhaseSplitConvolution.swift).
+    let phases = convolutionReadsPhases(shape, batch: batch, outputHeight: outputHeight, outputWidth: outputWidth)
+        ? PhaseSplitInput(shape: shape, height: height, width: width) : nil
+    // Every element of these buffers is written before it is read: no zero-fill needed.
+    let columns = allocateAlignedFloats(phases == nil ? plan.unfoldedCount : 0)   // [C/G·kh·kw, columns]
+    let products = allocateAlignedFloats(plan.groupedCount)                        // [O, items·oh·ow]
     defer {
         columns.deallocate()
         products.deallocate()
+        phases?.deallocate()
     }
 
     let biasValues = bias?.storage ?? []
@@ -131,6 +138,12 @@ func conv2d(_ input: Tensor, weight: Tensor, packedWeight: PackedMatrix?, bias: 
                         gemmBlocked(m: groupOut, n: planeSize, k: rows, a: groupWeight, lda: rows, transA: false,
                                     prepackedA: packedWeight, b: itemInput, ldb: planeSize, transB: false,
                                     c: itemOutput, ldc: planeSize, accumulate: false, rowBias: groupBias, clamp: clamp)
+                        continue
+                    }
+                    if let phases {
+                        phases.fill(from: itemInput)
+                        conv2dFromPhases(phases, weight: groupWeight, packedWeight: packedWeight, bias: groupBias, clamp: clamp,
+                                         outputHeight: outputHeight, outputWidth: outputWidth, output: itemOutput)
                         continue
                     }
                     for firstRow in stride(from: 0, to: outputHeight, by: plan.bandRows) {

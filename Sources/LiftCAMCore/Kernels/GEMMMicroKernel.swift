@@ -96,6 +96,44 @@ func packPanelOfB(_ b: UnsafePointer<Float>, ldb: Int, transB: Bool,
     }
 }
 
+/// `packPanelOfB` for the unfolded input read from stride phases (`conv2dFromPhases`): row p of B
+/// starts at `b + rowOffsets[p]` (`depth` rows from the first offset given), and its columns come in
+/// runs of `runs.width` floats `runs.pitch` apart (output rows in the phase planes), so column n is at
+/// n / width · pitch + n mod width. A whole panel is one load per depth step when it lies in one run,
+/// else one load per run it touches (at most three: runs of at least 8), blended by lane.
+@inline(__always)
+func packPanelOfB(_ b: UnsafePointer<Float>, rowOffsets: UnsafePointer<Int>, runs: (width: Int, pitch: Int),
+                  column0: Int, columns: Int, depth: Int, into packed: UnsafeMutablePointer<Float>) {
+    let (run, within) = column0.quotientAndRemainder(dividingBy: runs.width)
+    let first = run * runs.pitch + within
+    if columns == gemmTileColumns {
+        if within + gemmTileColumns <= runs.width {
+            for p in 0 ..< depth { storeLanes(loadLanes(b + rowOffsets[p] + first), packed + p * gemmTileColumns) }
+            return
+        }
+        // Lanes from `next` on read the next run, from `next + width` on the one after.
+        let next = runs.width - within
+        let lanes = Float32x16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+        let inSecond = lanes .>= Float32x16(repeating: Float(next))
+        let inThird = lanes .>= Float32x16(repeating: Float(next + runs.width))
+        let second = (run + 1) * runs.pitch - next, third = (run + 2) * runs.pitch - next - runs.width
+        for p in 0 ..< depth {
+            let row = b + rowOffsets[p]
+            let values = loadLanes(row + first).replacing(with: loadLanes(row + second), where: inSecond)
+            storeLanes(values.replacing(with: loadLanes(row + third), where: inThird), packed + p * gemmTileColumns)
+        }
+        return
+    }
+    for p in 0 ..< depth {
+        let row = b + rowOffsets[p], target = packed + p * gemmTileColumns
+        for j in 0 ..< columns {
+            let (lineRun, lineWithin) = (column0 + j).quotientAndRemainder(dividingBy: runs.width)
+            target[j] = row[lineRun * runs.pitch + lineWithin]
+        }
+        for j in columns ..< gemmTileColumns { target[j] = 0 }
+    }
+}
+
 /// packed[p · panelWidth + r] = source[r · rowStride + p] for r < rows, p < depth: `rows` rows of a
 /// row-major matrix become the lanes of a depth-major panel. Eight depths of every row are read
 /// before moving on, so all rows stream at once and each group of panel lines is finished while it

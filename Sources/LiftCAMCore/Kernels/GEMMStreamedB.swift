@@ -17,11 +17,15 @@ func gemmStreamsB(columnPanels: Int) -> Bool { columnPanels >= 4 * workerCount }
 /// is packed once whole (or taken prepacked), then tasks of up to `streamedChunkPanelLimit` column
 /// panels each pack their slab of op(B) (or take it from `prepackedB`, packed with this `slabDepth`)
 /// and run the micro-kernel over it for every row of A, slab after slab. The sums are added up in
-/// the same order as `gemmBlocked`'s: the two agree bit for bit.
+/// the same order as `gemmBlocked`'s: the two agree bit for bit. With `bPhases`, B (not transposed)
+/// is the unfolded input read from stride phases: row p at `b + rowOffsets[p]`, columns in runs of
+/// `width` floats `pitch` apart (`conv2dFromPhases`); `ldb` is then unused.
 func gemmStreamingB(m: Int, n: Int, k: Int, slabDepth: Int,
                     a: UnsafePointer<Float>, lda: Int, transA: Bool, prepackedA: PackedMatrix?,
                     b: UnsafePointer<Float>, ldb: Int, transB: Bool, prepackedB: PackedMatrix? = nil,
+                    bPhases: (rowOffsets: UnsafePointer<Int>, width: Int, pitch: Int)? = nil,
                     c: UnsafeMutablePointer<Float>, ldc: Int, writeBack: GEMMWriteBack) {
+    precondition(bPhases == nil || !transB, "gemm: phases need B not transposed")
     precondition(prepackedB == nil || (prepackedB!.extent == n && prepackedB!.depth == k
                                        && prepackedB!.slabDepth == slabDepth), "gemm: packed B does not match")
     let rowPanels = (m + gemmTileRows - 1) / gemmTileRows
@@ -44,9 +48,14 @@ func gemmStreamingB(m: Int, n: Int, k: Int, slabDepth: Int,
                 packedB = UnsafePointer(prepackedB.panels) + (columnPanels * depth0 + firstPanel * depth) * gemmTileColumns
             } else {
                 for local in 0 ..< panels {
-                    let column0 = (firstPanel + local) * gemmTileColumns
-                    packPanelOfB(b, ldb: ldb, transB: transB, column0: column0, columns: min(gemmTileColumns, n - column0),
-                                 depth0: depth0, depth: depth, into: ownPanels! + local * gemmTileColumns * depth)
+                    let column0 = (firstPanel + local) * gemmTileColumns, target = ownPanels! + local * gemmTileColumns * depth
+                    if let bPhases {
+                        packPanelOfB(b, rowOffsets: bPhases.rowOffsets + depth0, runs: (bPhases.width, bPhases.pitch),
+                                     column0: column0, columns: min(gemmTileColumns, n - column0), depth: depth, into: target)
+                    } else {
+                        packPanelOfB(b, ldb: ldb, transB: transB, column0: column0, columns: min(gemmTileColumns, n - column0),
+                                     depth0: depth0, depth: depth, into: target)
+                    }
                 }
                 packedB = UnsafePointer(ownPanels!)
             }
