@@ -81,8 +81,9 @@ final class PhaseSplitConvolutionTests: PlatformTestCase {
         }
     }
 
-    /// Where the phases are read: ResNet's stem and strided 3×3 layers; not 1×1 layers, grouped ones,
-    /// output rows under 8 (a panel would span more than three), or small planes batched together.
+    /// Where the phases are read: ResNet's stem and strided 3×3 layers; not 1×1 layers (strided or
+    /// not), grouped ones, output rows under 8 (a panel would span more than three), or small planes
+    /// batched together.
     func testPhasesAreReadWhereTheyApply() {
         let stem = Conv2dShape(inChannels: 3, outChannels: 64, kernelHeight: 7, kernelWidth: 7, strideHeight: 2, strideWidth: 2,
                                paddingHeight: 3, paddingWidth: 3)
@@ -94,6 +95,8 @@ final class PhaseSplitConvolutionTests: PlatformTestCase {
         XCTAssertFalse(convolutionReadsPhases(strided, batch: 8, outputHeight: 14, outputWidth: 14))
         let pointwise = Conv2dShape(inChannels: 64, outChannels: 64, kernelHeight: 1, kernelWidth: 1)
         XCTAssertFalse(convolutionReadsPhases(pointwise, batch: 1, outputHeight: 56, outputWidth: 56))
+        let downsample = Conv2dShape(inChannels: 256, outChannels: 512, kernelHeight: 1, kernelWidth: 1, strideHeight: 2, strideWidth: 2)
+        XCTAssertFalse(convolutionReadsPhases(downsample, batch: 1, outputHeight: 28, outputWidth: 28))
         let grouped = Conv2dShape(inChannels: 64, outChannels: 64, kernelHeight: 3, kernelWidth: 3, paddingHeight: 1,
                                   paddingWidth: 1, groups: 2)
         XCTAssertFalse(convolutionReadsPhases(grouped, batch: 1, outputHeight: 56, outputWidth: 56))

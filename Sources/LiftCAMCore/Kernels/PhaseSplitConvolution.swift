@@ -115,9 +115,10 @@ private func copyEveryNth(from line: UnsafePointer<Float>, stride: Int, columns:
 
 /// Whether `conv2d` reads this convolution's unfolded input from stride phases (one group, a kernel
 /// larger than 1×1, items one at a time, output rows of at least 8, so that a panel of 16 positions
-/// touches at most three of them).
+/// touches at most three of them). A strided 1×1 kernel reads one phase of sh · sw: its unfolded
+/// copy is smaller than the phases.
 public func convolutionReadsPhases(_ shape: Conv2dShape, batch: Int, outputHeight: Int, outputWidth: Int) -> Bool {
-    guard shape.groups == 1, !shape.isPointwise, outputWidth >= 8 else { return false }
+    guard shape.groups == 1, shape.kernelHeight * shape.kernelWidth > 1, outputWidth >= 8 else { return false }
     return ConvolutionPlan(shape: shape, batch: batch, outputHeight: outputHeight, outputWidth: outputWidth).itemsPerGroup == 1
 }
 
