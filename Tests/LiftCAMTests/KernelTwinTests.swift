@@ -147,6 +147,30 @@ final class KernelTwinTests: PlatformTestCase {
         }
     }
 
+    /// A bottom panel of every height below the tile's (1 … 5 rows past the last whole panel, 1 … 7 with
+    /// AVX-512's 8-row tiles: the few-rows kernel up to 4 rows, the whole tile's edge path above), with partial and
+    /// whole column panels, two depth slabs, accumulating and not, with a bias and a ReLU: against
+    /// `gemmNaive` within 1e-5 · (1 + max |reference|), C's padding columns untouched.
+    func testGEMMBottomPanelsOfEveryHeight() {
+        var random = KernelTestRandom(seed: 0xB07)
+        for m in [1, 2, 3, 4, 5, 7, 9, 10, 11, 12, 13, 15, 49] {
+            for (n, k) in [(19, 300), (64, 7), (40, 513)] {
+                let ldc = n + 2
+                let a = random.floats(m * k), b = random.floats(k * n), c = random.floats(m * ldc), bias = random.floats(m)
+                for accumulate in [false, true] {
+                    let fast = multiply(true, m: m, n: n, k: k, a: a, lda: k, transA: false, b: b, ldb: n, transB: false,
+                                        c: c, ldc: ldc, accumulate: accumulate, rowBias: bias, clamp: 0 ... .infinity)
+                    let naive = multiply(false, m: m, n: n, k: k, a: a, lda: k, transA: false, b: b, ldb: n, transB: false,
+                                         c: c, ldc: ldc, accumulate: accumulate, rowBias: bias, clamp: 0 ... .infinity)
+                    let what = "m \(m) n \(n) k \(k) accumulate \(accumulate)"
+                    let inside = (0 ..< m * ldc).filter { $0 % ldc < n }, outside = (0 ..< m * ldc).filter { $0 % ldc >= n }
+                    assertClose(inside.map { fast[$0] }, inside.map { naive[$0] }, relativeTolerance: 1e-5, what)
+                    assertBitwiseEqual(outside.map { fast[$0] }, outside.map { c[$0] }, "\(what): padding")
+                }
+            }
+        }
+    }
+
     /// nn.Linear on a hand-sized case: x = [1, 2], W = [[1, 0], [2, -1], [0.5, 0.5]], b = [0, 1, -1]
     /// gives y = [1, 1, 0.5]; its backward with dy = [1, 1, 2] gives dx = dy · W = [4, 0].
     func testLinearMatchesHandValues() {

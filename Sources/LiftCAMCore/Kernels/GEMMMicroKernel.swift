@@ -287,13 +287,15 @@ func gemmMicroKernelStrip<Lanes: FloatLanes>(_: Lanes.Type, columnOffset: Int, d
 
 /// A tile at the bottom or right edge of C: the micro-kernel writes an R×16 scratch tile (R×8 when
 /// at most 8 columns are wanted; the packed panels are zero-padded), and only its `rows × columns`
-/// corner goes to C, through `writeBack`.
+/// corner goes to C, through `writeBack`. At most four rows take a kernel of that many rows.
 @inline(__always)
 func gemmEdgeTile(depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>,
                   c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, columns: Int, writeBack: GEMMWriteBack) {
     withUnsafeTemporaryAllocation(of: Float.self, capacity: gemmTileRows * gemmTileColumns) { scratch in
         let tile = scratch.baseAddress!
-        if columns <= 8 {
+        if rows <= 4 {
+            gemmMicroKernelFewRows(rows, depth: depth, packedA: packedA, packedB: packedB, tile: tile)
+        } else if columns <= 8 {
             // Half a tile is enough: a 7×7 plane (49 columns) ends in a panel of one column, and a
             // whole R×16 tile there would be a quarter of the product's arithmetic.
             gemmMicroKernelStrip(SIMD8<Float>.self, columnOffset: 0, depth: depth, packedA: packedA, packedB: packedB,
@@ -307,4 +309,53 @@ func gemmEdgeTile(depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafePoin
             for j in 0 ..< columns { target[j] = writeBack.finished(source[j], previous: target[j], row: i) }
         }
     }
+}
+
+/// The first `rows` (1 … 4) rows of the micro-kernel's tile, written to `tile` (16 floats a row): the
+/// bottom panel of a product whose rows are not a multiple of the tile's, which the whole kernel
+/// would compute in full. ResNet's 7×7 planes as the transposed product have 49 = 8 · 6 + 1 rows:
+/// one of their nine panels holds one row. The row count is a constant in each case, so the unused
+/// accumulators and their FMAs are compiled out.
+@inline(never)
+func gemmMicroKernelFewRows(_ rows: Int, depth: Int, packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>,
+                            tile: UnsafeMutablePointer<Float>) {
+    @inline(__always) func strips(_ rowCount: Int) {
+        if buildFusesMultiplyAdd {
+            gemmFewRowsStrip(Float32x16.self, rowCount: rowCount, columnOffset: 0, depth: depth, packedA: packedA, packedB: packedB, tile: tile)
+        } else {
+            gemmFewRowsStrip(SIMD8<Float>.self, rowCount: rowCount, columnOffset: 0, depth: depth, packedA: packedA, packedB: packedB, tile: tile)
+            gemmFewRowsStrip(SIMD8<Float>.self, rowCount: rowCount, columnOffset: 8, depth: depth, packedA: packedA, packedB: packedB, tile: tile)
+        }
+    }
+    switch rows {
+    case 1: strips(1)
+    case 2: strips(2)
+    case 3: strips(3)
+    default: strips(4)
+    }
+}
+
+/// Columns `columnOffset ..< columnOffset + Lanes.scalarCount` of `gemmMicroKernelFewRows`.
+@inline(__always)
+func gemmFewRowsStrip<Lanes: FloatLanes>(_: Lanes.Type, rowCount: Int, columnOffset: Int, depth: Int,
+                                        packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>,
+                                        tile: UnsafeMutablePointer<Float>) {
+    var c0 = Lanes(), c1 = Lanes(), c2 = Lanes(), c3 = Lanes()
+    var a = packedA, b = packedB + columnOffset
+    for _ in 0 ..< depth {
+        let row = UnsafeRawPointer(b).loadUnaligned(as: Lanes.self)
+        c0 = multiplyAdd(c0, a[0], row)
+        if rowCount > 1 { c1 = multiplyAdd(c1, a[1], row) }
+        if rowCount > 2 { c2 = multiplyAdd(c2, a[2], row) }
+        if rowCount > 3 { c3 = multiplyAdd(c3, a[3], row) }
+        a += gemmTileRows
+        b += gemmTileColumns
+    }
+    @inline(__always) func store(_ sum: Lanes, row: Int) {
+        UnsafeMutableRawPointer(tile + row * gemmTileColumns + columnOffset).storeBytes(of: sum, as: Lanes.self)
+    }
+    store(c0, row: 0)
+    if rowCount > 1 { store(c1, row: 1) }
+    if rowCount > 2 { store(c2, row: 2) }
+    if rowCount > 3 { store(c3, row: 3) }
 }
