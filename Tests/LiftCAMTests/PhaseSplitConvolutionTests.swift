@@ -31,7 +31,7 @@ final class PhaseSplitConvolutionTests: PlatformTestCase {
 
     /// 40 seeded layers through `conv2d` and through a `Conv2dLayer` with its ReLU: kernels 2×2 to
     /// 7×7 and 1×3, strides 1–3 (each side its own), dilation 1–2, unequal padding on all four sides,
-    /// output rows of 8 to 40 positions (panels that span two or three of them, partial last panels),
+    /// output rows of 8 to 90 positions (panels that span two or three of them, partial last panels),
     /// batch 1–2, with and without bias. Both agree bit for bit with `gemm` on the unfolded input
     /// (plus the bias, then the ReLU) and within 1e-5 · (1 + max |y|) with `conv2dNaive`.
     func testMatchesUnfoldedProductAndNaive() {
@@ -50,35 +50,68 @@ final class PhaseSplitConvolutionTests: PlatformTestCase {
             guard outputHeight >= 1, convolutionReadsPhases(shape, batch: batch, outputHeight: outputHeight, outputWidth: outputWidth),
                   !winogradPays(shape: shape, batch: batch, height: height, width: width),
                   !convolutionRunsTransposed(shape, batch: batch, outputPlane: outputHeight * outputWidth) else { continue }
-            let x = random.tensor([batch, shape.inChannels, height, width]), weight = random.tensor(shape.weightShape)
-            let bias = random.bool() ? random.tensor([shape.outChannels]) : nil
-            let what = "trial \(tested): \(shape) on [\(batch), \(height), \(width)]"
-            let positions = outputHeight * outputWidth, itemSize = shape.inChannels * height * width
-            let depth = shape.inChannels * kh * kw
-            var expected: [Float] = []
-            for item in 0 ..< batch {
-                let unfolded = unfold(Array(x.storage[item * itemSize ..< (item + 1) * itemSize]), height: height, width: width,
-                                      shape: shape, outputHeight: outputHeight, outputWidth: outputWidth)
-                var product = [Float](repeating: 0, count: shape.outChannels * positions)
-                weight.storage.withUnsafeBufferPointer { w in
-                unfolded.withUnsafeBufferPointer { u in
-                (bias?.storage ?? []).withUnsafeBufferPointer { b in
-                product.withUnsafeMutableBufferPointer { y in
-                    gemm(m: shape.outChannels, n: positions, k: depth, a: w.baseAddress!, lda: depth,
-                         transA: false, b: u.baseAddress!, ldb: positions, transB: false, c: y.baseAddress!, ldc: positions,
-                         accumulate: false, rowBias: bias == nil ? nil : b.baseAddress)
-                }}}}
-                expected += product
-            }
-            let actual = conv2d(x, weight: weight, bias: bias, shape: shape)
-            assertBitwiseEqual(actual.storage, expected, what)
-            assertClose(actual.storage, conv2dNaive(x, weight: weight, bias: bias, shape: shape).storage,
-                        relativeTolerance: 1e-5, what + ", naive")
-            let layer = ConvolutionReLU(convolution: Conv2dLayer(name: "conv", weight: weight, bias: bias, geometry: shape),
-                                        relu: ReLULayer(name: "relu"))
-            assertBitwiseEqual(layer.forward(x).storage, expected.map { max($0, 0) }, what + ", ReLU")
+            assertMatchesUnfoldedProduct(shape, batch: batch, height: height, width: width, random: &random,
+                                         "trial \(tested): \(shape) on [\(batch), \(height), \(width)]")
             tested += 1
         }
+    }
+
+    /// Padding wider than the input (ONNX allows any): column phases that start past the input's last
+    /// column (2 columns, a 1×3 kernel of stride 3 reading all three phases, 38 padded on the right:
+    /// phase 2 starts at padded column 2, past the input), rows and columns of padding only above
+    /// and left of a 3×3 input, and a dilated kernel reaching across the whole padded plane.
+    func testPaddingWiderThanTheInput() {
+        var random = KernelTestRandom(seed: 0xBAD)
+        let layers: [(Conv2dShape, Int, Int)] = [
+            (Conv2dShape(inChannels: 2, outChannels: 7, kernelHeight: 1, kernelWidth: 3, strideHeight: 1, strideWidth: 3,
+                         paddingHeight: 0, paddingWidth: 0, paddingBottom: 0, paddingRight: 38), 4, 2),
+            (Conv2dShape(inChannels: 3, outChannels: 5, kernelHeight: 3, kernelWidth: 3, strideHeight: 2, strideWidth: 2,
+                         paddingHeight: 5, paddingWidth: 5, paddingBottom: 9, paddingRight: 9), 3, 3),
+            (Conv2dShape(inChannels: 4, outChannels: 6, kernelHeight: 3, kernelWidth: 3, strideHeight: 3, strideWidth: 2,
+                         paddingHeight: 7, paddingWidth: 11, paddingBottom: 2, paddingRight: 13,
+                         dilationHeight: 2, dilationWidth: 2), 5, 4),
+        ]
+        for (shape, height, width) in layers {
+            let output = shape.outputSize(height: height, width: width)
+            XCTAssertTrue(convolutionReadsPhases(shape, batch: 1, outputHeight: output.height, outputWidth: output.width),
+                          "\(shape): phases not read")
+            assertMatchesUnfoldedProduct(shape, batch: 1, height: height, width: width, random: &random,
+                                         "\(shape) on \(height)×\(width)")
+        }
+    }
+
+    /// `conv2d` and a `Conv2dLayer` with its ReLU on a random input: bit for bit against `gemm` on the
+    /// unfolded input built here (plus the bias, then the ReLU), within 1e-5 · (1 + max |y|) of `conv2dNaive`.
+    private func assertMatchesUnfoldedProduct(_ shape: Conv2dShape, batch: Int, height: Int, width: Int,
+                                              random: inout KernelTestRandom, _ what: String) {
+        let (outputHeight, outputWidth) = shape.outputSize(height: height, width: width)
+        let (kh, kw) = (shape.kernelHeight, shape.kernelWidth)
+        let x = random.tensor([batch, shape.inChannels, height, width]), weight = random.tensor(shape.weightShape)
+        let bias = random.bool() ? random.tensor([shape.outChannels]) : nil
+        let positions = outputHeight * outputWidth, itemSize = shape.inChannels * height * width
+        let depth = shape.inChannels * kh * kw
+        var expected: [Float] = []
+        for item in 0 ..< batch {
+            let unfolded = unfold(Array(x.storage[item * itemSize ..< (item + 1) * itemSize]), height: height, width: width,
+                                  shape: shape, outputHeight: outputHeight, outputWidth: outputWidth)
+            var product = [Float](repeating: 0, count: shape.outChannels * positions)
+            weight.storage.withUnsafeBufferPointer { w in
+            unfolded.withUnsafeBufferPointer { u in
+            (bias?.storage ?? []).withUnsafeBufferPointer { b in
+            product.withUnsafeMutableBufferPointer { y in
+                gemm(m: shape.outChannels, n: positions, k: depth, a: w.baseAddress!, lda: depth,
+                     transA: false, b: u.baseAddress!, ldb: positions, transB: false, c: y.baseAddress!, ldc: positions,
+                     accumulate: false, rowBias: bias == nil ? nil : b.baseAddress)
+            }}}}
+            expected += product
+        }
+        let actual = conv2d(x, weight: weight, bias: bias, shape: shape)
+        assertBitwiseEqual(actual.storage, expected, what)
+        assertClose(actual.storage, conv2dNaive(x, weight: weight, bias: bias, shape: shape).storage,
+                    relativeTolerance: 1e-5, what + ", naive")
+        let layer = ConvolutionReLU(convolution: Conv2dLayer(name: "conv", weight: weight, bias: bias, geometry: shape),
+                                    relu: ReLULayer(name: "relu"))
+        assertBitwiseEqual(layer.forward(x).storage, expected.map { max($0, 0) }, what + ", ReLU")
     }
 
     /// Where the phases are read: ResNet's stem and strided 3×3 layers; not 1×1 layers (strided or

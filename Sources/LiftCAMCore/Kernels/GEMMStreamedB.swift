@@ -26,6 +26,9 @@ func gemmStreamingB(m: Int, n: Int, k: Int, slabDepth: Int,
                     bPhases: (rowOffsets: UnsafePointer<Int>, width: Int, pitch: Int)? = nil,
                     c: UnsafeMutablePointer<Float>, ldc: Int, writeBack: GEMMWriteBack) {
     precondition(bPhases == nil || !transB, "gemm: phases need B not transposed")
+    precondition(prepackedA == nil || (prepackedA!.extent == m && prepackedA!.depth == k), "gemm: packed A does not match")
+    precondition(k > 0, "gemm: a streamed product needs K > 0 (gemmBlocked writes empty sums)")
+    if m == 0 || n == 0 { return }
     precondition(prepackedB == nil || (prepackedB!.extent == n && prepackedB!.depth == k
                                        && prepackedB!.slabDepth == slabDepth), "gemm: packed B does not match")
     let rowPanels = (m + gemmTileRows - 1) / gemmTileRows

@@ -11,9 +11,10 @@
 //     unfolded[(c, u, v), oy·ow + ox] = phases[offset(c, u, v) + oy·PW + ox].
 //
 // The GEMM packs its panels straight from those runs (`packPanelOfB(_:rowOffsets:runs:…)`), a panel
-// of 16 positions that spans two output rows from two runs, and writes the output directly. The
-// phases hold the padded input once (C · Hp · Wp floats) where the unfolded copy holds it kh·kw /
-// (sh·sw) times: 12× for ResNet's 7×7 stride-2 stem, 2.25× for a 3×3 stride-2 layer. The product
+// of 16 positions that spans two or three output rows from as many runs, and writes the output
+// directly. The phases hold the padded input about once (sh·sw·C·PH·PW floats: the padded plane
+// rounded up to whole strides) where the unfolded copy holds it kh·kw / (sh·sw) times: 12× for
+// ResNet's 7×7 stride-2 stem, 2.25× for a 3×3 stride-2 layer. The product
 // adds the same terms in the same order as im2col + GEMM: the two agree bit for bit.
 
 /// One item's input, zero-padded and split into its sh · sw stride phases: `[sh, sw, C, PH, PW]`,
@@ -75,9 +76,10 @@ struct PhaseSplitInput {
                                 target.update(repeating: 0, count: phaseWidth)
                                 continue
                             }
-                            // Phase column j reads input column j·sw + columnPhase − left.
+                            // Phase column j reads input column j·sw + columnPhase − left: inside for
+                            // first ≤ j < end (floored: a phase may start past the input's last column).
                             let first = max(0, (left - columnPhase + strideWidth - 1) / strideWidth)
-                            let end = min(phaseWidth, max(first, (width - 1 + left - columnPhase) / strideWidth + 1))
+                            let end = min(phaseWidth, max(first, floorDivide(width - 1 + left - columnPhase, strideWidth) + 1))
                             target.update(repeating: 0, count: first)
                             (target + end).update(repeating: 0, count: phaseWidth - end)
                             let line = source + inputRow * width + columnPhase - left
@@ -122,8 +124,10 @@ public func convolutionReadsPhases(_ shape: Conv2dShape, batch: Int, outputHeigh
     return ConvolutionPlan(shape: shape, batch: batch, outputHeight: outputHeight, outputWidth: outputWidth).itemsPerGroup == 1
 }
 
-/// One item of `conv2d` through the phases: `phases` filled from the item's input, then the product
-/// `weight · unfolded` straight into `output` `[O, oh · ow]`, with bias and clamp in its write-back.
+/// One item of `conv2d` through the phases, once the caller has filled `phases` from the item's input:
+/// the product `weight · unfolded` straight into `output` `[O, oh · ow]`, with bias and clamp in its
+/// write-back. Always the streamed GEMM, whatever the width: a plane of few 16-position panels
+/// (8×8: four) runs as that many tasks, which is correct, only less parallel.
 func conv2dFromPhases(_ phases: PhaseSplitInput, weight: UnsafePointer<Float>, packedWeight: PackedMatrix?,
                       bias: UnsafePointer<Float>?, clamp: ClosedRange<Float>?, outputHeight: Int, outputWidth: Int,
                       output: UnsafeMutablePointer<Float>) {
