@@ -42,26 +42,33 @@ func im2col(_ input: UnsafePointer<Float>, height: Int, width: Int, shape: Conv2
                 target.update(repeating: 0, count: valid.lowerBound)
                 (target + valid.upperBound).update(repeating: 0, count: outputWidth - valid.upperBound)
                 let source = plane + iy * width - paddingWidth + v * dilationWidth
-                if strideWidth == 1 {
-                    (target + valid.lowerBound).update(from: source + valid.lowerBound, count: valid.count)
-                } else if strideWidth == 2 {
-                    // Sixteen outputs from 32 consecutive inputs, their even lanes (the stem and every
-                    // stride-2 layer). Only while the 32nd input lies before the range's end, inside it.
-                    var ox = valid.lowerBound
-                    while ox + 16 < valid.upperBound {
-                        let pair = source + ox * 2
-                        storeLanes(Float32x16(lowHalf: loadLanes(pair).evenHalf, highHalf: loadLanes(pair + 16).evenHalf), target + ox)
-                        ox += 16
-                    }
-                    while ox < valid.upperBound {
-                        target[ox] = source[ox * 2]
-                        ox += 1
-                    }
-                } else {
-                    for ox in valid { target[ox] = source[ox * strideWidth] }
-                }
+                copyEveryNth(from: source, stride: strideWidth, columns: valid, into: target)
             }
         }
+    }
+}
+
+/// target[j] = line[j · stride] for j in `columns`: one copy for stride 1; for stride 2 (the stem and
+/// every stride-2 layer) sixteen at a time from the even lanes of 32 consecutive floats, while the
+/// 32nd lies before the range's end, inside it. A row of `im2col`, or of a stride phase.
+@inline(__always)
+func copyEveryNth(from line: UnsafePointer<Float>, stride: Int, columns: Range<Int>,
+                  into target: UnsafeMutablePointer<Float>) {
+    if stride == 1 {
+        (target + columns.lowerBound).update(from: line + columns.lowerBound, count: columns.count)
+        return
+    }
+    var j = columns.lowerBound
+    if stride == 2 {
+        while j + 16 < columns.upperBound {
+            let pair = line + 2 * j
+            storeLanes(Float32x16(lowHalf: loadLanes(pair).evenHalf, highHalf: loadLanes(pair + 16).evenHalf), target + j)
+            j += 16
+        }
+    }
+    while j < columns.upperBound {
+        target[j] = line[j * stride]
+        j += 1
     }
 }
 

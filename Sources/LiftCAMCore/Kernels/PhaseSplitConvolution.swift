@@ -35,9 +35,9 @@ struct PhaseSplitInput {
         phaseHeight = (height + shape.paddingHeight + shape.paddingBottom + strideHeight - 1) / strideHeight
         phaseWidth = (width + shape.paddingWidth + shape.paddingRight + strideWidth - 1) / strideWidth
         let channels = shape.inChannels
-        values = allocateAlignedFloats(strideHeight * strideWidth * channels * phaseHeight * phaseWidth + phaseWidth + 2 * gemmTileColumns)
-        let tail = strideHeight * strideWidth * channels * phaseHeight * phaseWidth
-        (values + tail).update(repeating: 0, count: phaseWidth + 2 * gemmTileColumns)
+        let tail = strideHeight * strideWidth * channels * phaseHeight * phaseWidth, slack = phaseWidth + 2 * gemmTileColumns
+        values = allocateAlignedFloats(tail + slack)
+        (values + tail).update(repeating: 0, count: slack)
         rowOffsets = .allocate(capacity: shape.unfoldedRows)
         let plane = phaseHeight * phaseWidth
         for channel in 0 ..< channels {
@@ -89,29 +89,6 @@ struct PhaseSplitInput {
                 }
             }
         }
-    }
-}
-
-/// target[j] = line[j · stride] for j in `columns`: one copy for stride 1; sixteen at a time from the
-/// even lanes of 32 consecutive floats for stride 2 (while the 32nd lies inside the range's end).
-@inline(__always)
-private func copyEveryNth(from line: UnsafePointer<Float>, stride: Int, columns: Range<Int>,
-                          into target: UnsafeMutablePointer<Float>) {
-    if stride == 1 {
-        (target + columns.lowerBound).update(from: line + columns.lowerBound, count: columns.count)
-        return
-    }
-    var j = columns.lowerBound
-    if stride == 2 {
-        while j + 16 < columns.upperBound {
-            let pair = line + 2 * j
-            storeLanes(Float32x16(lowHalf: loadLanes(pair).evenHalf, highHalf: loadLanes(pair + 16).evenHalf), target + j)
-            j += 16
-        }
-    }
-    while j < columns.upperBound {
-        target[j] = line[j * stride]
-        j += 1
     }
 }
 
